@@ -1,0 +1,33 @@
+/** Dependency rules (ARCHITECTURE.md "Layout"): the core is pure, the processor runs lean. */
+module.exports = {
+  forbidden: [
+    {
+      name: 'domain-is-pure',
+      comment: 'src/domain imports nothing of the project but itself, and no Node I/O module',
+      severity: 'error',
+      from: { path: '^src/domain' },
+      to: { pathNot: ['^src/domain', '^node_modules/zod'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'processor-never-loads-ccxt',
+      comment: 'nothing the processor loads imports ccxt (it runs on another host than the ingestors)',
+      severity: 'error',
+      from: { path: '^src/(processor|sink|bus|domain|server|replay)/' },
+      to: { path: 'node_modules/ccxt' },
+    },
+    {
+      name: 'process-command-never-reaches-ccxt',
+      comment: 'the process command and everything it reaches must not import ccxt',
+      severity: 'error',
+      from: { path: '^src/cli/process\\.ts$' },
+      to: { path: 'node_modules/ccxt', reachable: true },
+    },
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};

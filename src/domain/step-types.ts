@@ -1,0 +1,78 @@
+import type { Quote } from './quote.ts';
+import type { Entity } from './sheet.ts';
+import type { Valuation, LtvStatus } from './valuation-types.ts';
+
+/**
+ * Events into and outputs out of the processor's pure heart `step(state, event)`
+ * (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"). Tagged unions; every output has a
+ * deterministic `eventId` (a hash of what identifies it) so redelivered copies can be dropped.
+ */
+export type StepEvent =
+  | { readonly kind: 'quote'; readonly quote: Quote }
+  /** An entity's whole version list (from the compacted `entities` topic); null removes it. */
+  | { readonly kind: 'entity'; readonly id: string; readonly entity: Entity | null; readonly ts: number }
+  /** A clock tick: advances the processor clock (wall clock live; never in a replay). */
+  | { readonly kind: 'tick'; readonly ts: number };
+
+export const ALERT_RULES = ['ltv', 'dscr', 'cure_expired', 'stale_data', 'data_quality'] as const;
+export type AlertRule = (typeof ALERT_RULES)[number];
+
+export interface AlertEvent {
+  readonly eventId: string;
+  readonly entity: string;
+  readonly facility: string | null;
+  readonly rule: AlertRule;
+  readonly from: string;
+  readonly to: string;
+  readonly value: number | null;
+  readonly threshold: number | null;
+  /** Event time (ms) of the message that caused it. */
+  readonly at: number;
+  /** The inputs that caused it, e.g. the instrument that moved or the stale index. */
+  readonly cause?: Readonly<Record<string, string | number | null>>;
+}
+
+export interface IndexUpdate {
+  readonly eventId: string;
+  readonly instrument: string;
+  readonly ts: number;
+  readonly value: number | null;
+  readonly sources: number;
+  readonly stale: boolean;
+  readonly rejected: number;
+  /** The latest fresh price of each source used. */
+  readonly bySource: Readonly<Record<string, number>>;
+}
+
+export interface ValuationOutput {
+  readonly eventId: string;
+  /** Window start: floor(ts / emitIntervalMs) * emitIntervalMs. */
+  readonly ts: number;
+  readonly valuation: Valuation;
+  /** The index values and fresh-source counts the valuation used. */
+  readonly inputs: Readonly<Record<string, { readonly value: number | null; readonly sources: number }>>;
+}
+
+export interface DataQualityEvent {
+  readonly eventId: string;
+  readonly ts: number;
+  readonly instrument: string;
+  readonly source: string;
+  readonly reason: 'outlier' | 'late' | 'unknown_model' | 'stale';
+  readonly value: number | null;
+}
+
+export interface AlertStateRecord {
+  readonly key: string; // entity/facility/rule
+  readonly status: LtvStatus | 'ok' | 'breach' | 'stale' | 'expired' | string;
+  readonly cureDeadline: number | null;
+  readonly since: number;
+}
+
+export type StepOutput =
+  | { readonly kind: 'price'; readonly eventId: string; readonly instrument: string; readonly source: string; readonly ts: number; readonly value: number }
+  | ({ readonly kind: 'index' } & IndexUpdate)
+  | ({ readonly kind: 'valuation' } & ValuationOutput)
+  | ({ readonly kind: 'alert' } & AlertEvent)
+  | ({ readonly kind: 'alert_state' } & AlertStateRecord & { readonly eventId: string; readonly ts: number })
+  | ({ readonly kind: 'data_quality' } & DataQualityEvent);

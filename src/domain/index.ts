@@ -6,3 +6,4 @@ export * from './sheet.ts';
 export * from './catalog.ts';
 export * from './valuation-types.ts';
 export * from './step-types.ts';
+export * from './params.ts';

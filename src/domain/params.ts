@@ -1,0 +1,51 @@
+import type { Catalog } from './catalog.ts';
+
+/**
+ * Parameters of the pure core that come from config (src/config builds them once).
+ * Defaults are those of shared/DOMAIN.md; see docs/valuation.md for the ones it leaves open.
+ */
+export interface IndexRule {
+  /** Max age (ms, against the processor clock) of a source's latest quote to count as fresh. */
+  readonly staleAfterMs: number;
+  /** Max relative distance from the median of the other fresh sources (outlier guard). */
+  readonly maxDeviation: number;
+  /** Fewer fresh sources than this: the index keeps its last value and is marked stale. */
+  readonly minSources: number;
+}
+
+/** A stress scenario: multiplicative shocks (-0.5 = -50%) by factor. */
+export interface Scenario {
+  readonly name: string;
+  readonly crypto: number;
+  readonly rental: number;
+  readonly gpuResale: number;
+  readonly asicResale: number;
+  readonly hashprice: number;
+  /**
+   * Optional: apply the rental and GPU-resale shocks only to GPU models older than the newest
+   * generation in the catalog (the `next_generation` scenario).
+   */
+  readonly olderGenerationsOnly?: boolean;
+}
+
+export interface DomainParams {
+  readonly catalog: Catalog;
+  readonly cryptoHaircut: number; // default 0.05
+  readonly rentalDeflation: number; // default 0.30
+  readonly defaultDepreciation: number; // default 0.30
+  readonly defaultLiquidity: { readonly depthPerMonth: number; readonly h0: number; readonly k: number; readonly hmax: number }; // 8000, 0.10, 0.05, 0.80
+  readonly hysteresis: number; // default 0.02
+  readonly scenarios: readonly Scenario[];
+  /** Index rules per instrument id; `default` applies to ids not listed, `kind:<crypto|rental|resale|hashprice>` to a kind. */
+  readonly indexRules: Readonly<Record<string, IndexRule>>;
+  readonly emitIntervalMs: number;
+  /** Hours a margin call may stay uncured when a facility has no cureHours (default 72). */
+  readonly defaultCureHours: number;
+}
+
+export const DEFAULT_SCENARIOS: readonly Scenario[] = [
+  { name: 'crypto_crash', crypto: -0.5, rental: 0, gpuResale: 0, asicResale: -0.5, hashprice: -0.5 },
+  { name: 'compute_glut', crypto: 0, rental: -0.35, gpuResale: -0.4, asicResale: 0, hashprice: 0 },
+  { name: 'double_leverage', crypto: -0.5, rental: -0.35, gpuResale: -0.4, asicResale: -0.5, hashprice: -0.5 },
+  { name: 'next_generation', crypto: 0, rental: -0.2, gpuResale: -0.3, asicResale: 0, hashprice: 0, olderGenerationsOnly: true },
+];

@@ -31,3 +31,64 @@ export interface TopicSpec {
   /** null = never expires by age. */
   readonly retentionMs?: number | null;
 }
+
+export interface TopicOffset {
+  readonly partition: number;
+  /** The next offset to read (Kafka's committed-offset convention), decimal string. */
+  readonly offset: string;
+}
+
+export interface Subscription {
+  /** Partitions currently assigned to this member, per topic. */
+  assignment(): ReadonlyMap<string, readonly number[]>;
+  pause(): void;
+  resume(): void;
+  /** Leaves the group and stops; pending onBatch calls complete first. */
+  stop(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Where to start when the group has no committed offset. */
+  readonly fromBeginning: boolean;
+  /**
+   * Called with the records of one fetched batch of one topic-partition, in offset order; the
+   * next batch of that partition waits for the promise. Resolving does NOT commit: the caller
+   * commits with `commitOffsets` once everything derived is written (ARCHITECTURE.md rule 5).
+   */
+  onBatch(records: readonly ConsumedRecord[]): Promise<void>;
+  /** Called after every (re)assignment with the partitions now owned. */
+  onAssignment?(assigned: ReadonlyMap<string, readonly number[]>): void;
+  /** Called if the consumer crashes for good (non-retriable); the caller decides to exit. */
+  onCrash?(err: Error): void;
+}
+
+/**
+ * The Bus port (STYLE.md 3). Record timestamps are event times (so offsets can be found by time).
+ * Adapters: KafkaBus (kafkajs: idempotent producer, acks all) and MemoryBus (same semantics, in memory).
+ */
+export interface Bus {
+  /** Creates missing topics with their partitions and configs; existing ones are left as they are. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  deleteTopics(topics: readonly string[]): Promise<void>;
+  listTopics(): Promise<string[]>;
+  partitionCount(topic: string): Promise<number>;
+  /** Publishes and resolves once every record is acknowledged (acks all). Values are JSON-encoded. */
+  publish(records: readonly ProduceRecord[]): Promise<void>;
+  /** Publishes raw bytes (tests and dead letters of undecodable input). */
+  publishRaw(records: ReadonlyArray<{ topic: string; key: string | null; value: Buffer | string | null; ts: number; partition?: number }>): Promise<void>;
+  /** Reads every partition (or those given) from `from` (default: the beginning) up to the end offsets at call time. */
+  readToEnd(topic: string, options?: { partitions?: readonly number[]; from?: readonly TopicOffset[] }): Promise<ConsumedRecord[]>;
+  /** The end offset (high watermark) of each partition. */
+  endOffsets(topic: string): Promise<TopicOffset[]>;
+  /** The earliest offset of each partition whose timestamp is >= ts (the end offset where none). */
+  offsetsForTimestamp(topic: string, ts: number): Promise<TopicOffset[]>;
+  /** Consumer-group subscription (see SubscribeOptions). */
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** Commits offsets (next offset to read) for a group. */
+  commitOffsets(groupId: string, topic: string, offsets: readonly TopicOffset[]): Promise<void>;
+  /** The group's committed offsets for a topic ('-1' where none). */
+  committedOffsets(groupId: string, topic: string): Promise<TopicOffset[]>;
+  close(): Promise<void>;
+}

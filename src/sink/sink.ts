@@ -1,0 +1,27 @@
+/**
+ * The Sink port (STYLE.md 3): idempotent time-series points. Point timestamps are event times, so a
+ * redelivered point overwrites itself (ARCHITECTURE.md "InfluxDB contracts"). A null metric is an
+ * omitted field. Adapters: InfluxSink (npm `influx`) and MemorySink.
+ */
+export interface Point {
+  readonly measurement: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Numbers only; booleans as 0/1; nulls are omitted before they get here. */
+  readonly fields: Readonly<Record<string, number>>;
+  /** Event time, ms UTC. */
+  readonly ts: number;
+}
+
+export interface Sink {
+  /** Creates the database, retention policy and rollup continuous queries (idempotent). */
+  ensure(): Promise<void>;
+  /** Writes points; resolves once they are durable. Retriable failures throw MonitorError(SINK_WRITE_FAILED, retriable: true). */
+  write(points: readonly Point[]): Promise<void>;
+  /** Deletes every series of a run (ccm runs delete). */
+  deleteRun(run: string): Promise<void>;
+  /** The runs present (distinct values of the `run` tag). */
+  listRuns(): Promise<string[]>;
+  /** Answers when the sink is reachable (health checks). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -78,8 +78,11 @@ export interface Bus {
   publish(records: readonly ProduceRecord[]): Promise<void>;
   /** Publishes raw bytes (tests and dead letters of undecodable input). */
   publishRaw(records: ReadonlyArray<{ topic: string; key: string | null; value: Buffer | string | null; ts: number; partition?: number }>): Promise<void>;
-  /** Reads every partition (or those given) from `from` (default: the beginning) up to the end offsets at call time. */
-  readToEnd(topic: string, options?: { partitions?: readonly number[]; from?: readonly TopicOffset[] }): Promise<ConsumedRecord[]>;
+  /**
+   * Reads every partition (or those given) from `from` (default: the beginning) up to the end
+   * offsets at call time, or up to `to` (exclusive) where given: the look-back read on restart.
+   */
+  readToEnd(topic: string, options?: { partitions?: readonly number[]; from?: readonly TopicOffset[]; to?: readonly TopicOffset[] }): Promise<ConsumedRecord[]>;
   /** The end offset (high watermark) of each partition. */
   endOffsets(topic: string): Promise<TopicOffset[]>;
   /** The earliest offset of each partition whose timestamp is >= ts (the end offset where none). */

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/**
+ * The one config schema (STYLE.md 15), validated once at startup. Layers: config/default.yaml (the
+ * embedded default), an optional --config FILE merged over it, then environment overrides
+ * (src/config/env.ts). Every key is documented in README.md "Configuration".
+ */
+const indexRule = z.strictObject({
+  staleAfterMs: z.number().int().positive(),
+  maxDeviation: z.number().positive(),
+  minSources: z.number().int().positive(),
+});
+
+const scenario = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_]+$/),
+  crypto: z.number().min(-1),
+  rental: z.number().min(-1),
+  gpuResale: z.number().min(-1),
+  asicResale: z.number().min(-1),
+  hashprice: z.number().min(-1),
+  olderGenerationsOnly: z.boolean().optional(),
+});
+
+export const ConfigSchema = z.strictObject({
+  /** auto: live sources, falling back to the simulator (run=demo) when none answers; live; demo. */
+  mode: z.enum(['auto', 'live', 'demo']).default('auto'),
+  catalog: z.string().default('config/catalog.yaml'),
+  entities: z.string().default('config/entities'),
+  kafka: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).default([]),
+      clientId: z.string().default('ccm'),
+      topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default('ccm.'),
+      quotePartitions: z.number().int().positive().default(6),
+      entityPartitions: z.number().int().positive().default(6),
+      quotesRetentionDays: z.number().positive().default(30),
+      valuationsRetentionDays: z.number().positive().default(90),
+      deadletterRetentionDays: z.number().positive().default(30),
+      ssl: z.boolean().default(false),
+      sasl: z
+        .strictObject({
+          mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+          username: z.string(),
+          password: z.string(),
+        })
+        .optional(),
+    })
+    .refine((k) => !k.enabled || k.brokers.length > 0, { message: 'kafka.enabled needs at least one broker', path: ['brokers'] })
+    .prefault({}),
+  influx: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').default('http://127.0.0.1:8086'),
+      user: z.string().default(''),
+      password: z.string().default(''),
+      database: z.string().regex(/^[A-Za-z0-9_]+$/).default('ccm'),
+      retentionPolicy: z.string().regex(/^[A-Za-z0-9_]+$/).default('raw'),
+      /** InfluxDB duration literal; 0s = keep forever. */
+      retentionDuration: z.string().regex(/^\d+[smhdw]$/).default('0s'),
+      batchSize: z.number().int().positive().default(5000),
+    })
+    .prefault({}),
+  processor: z
+    .strictObject({
+      run: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must match [a-z0-9][a-z0-9_-]*').default('live'),
+      groupId: z.string().default('ccm-processor'),
+      /** Stable per instance: each instance reads every quote partition under its own group. */
+      instanceId: z.string().regex(/^[A-Za-z0-9._-]+$/).default('p0'),
+      tickMs: z.number().int().positive().default(1000),
+      maxLatenessMs: z.number().int().nonnegative().default(2000),
+      /** A partition with no record for this long no longer holds the watermark back. */
+      idleMs: z.number().int().positive().default(1000),
+      /** Look-back window replayed on restart (at least the largest staleAfter). */
+      lookbackMs: z.number().int().positive().default(2 * 24 * 3600 * 1000),
+      emitIntervalMs: z.number().int().positive().default(60_000),
+      maxBatchOutputs: z.number().int().positive().default(20_000),
+    })
+    .prefault({}),
+  domain: z
+    .strictObject({
+      cryptoHaircut: z.number().min(0).lt(1).default(0.05),
+      rentalDeflation: z.number().min(0).lt(1).default(0.3),
+      defaultDepreciation: z.number().min(0).lt(1).default(0.3),
+      defaultLiquidity: z
+        .strictObject({
+          depthPerMonth: z.number().positive(),
+          h0: z.number().min(0).max(1),
+          k: z.number().min(0).max(1),
+          hmax: z.number().min(0).max(1),
+        })
+        .default({ depthPerMonth: 8000, h0: 0.1, k: 0.05, hmax: 0.8 }),
+      hysteresis: z.number().min(0).lt(1).default(0.02),
+      defaultCureHours: z.number().positive().default(72),
+      /** Index rules by instrument id, `kind:<crypto|rental|resale|hashprice>` or `default`. */
+      index: z.record(z.string(), indexRule).default({}),
+      /** Extra stress scenarios beside the defaults of DOMAIN.md (a same-named one replaces it). */
+      scenarios: z.array(scenario).default([]),
+      nextGeneration: z
+        .strictObject({ resaleStep: z.number().min(-1).max(0), rentalStep: z.number().min(-1).max(0) })
+        .default({ resaleStep: -0.3, rentalStep: -0.2 }),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      address: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(9464),
+    })
+    .prefault({}),
+  webhook: z
+    .strictObject({
+      url: z.string().default(''),
+      format: z.enum(['json', 'slack']).default('json'),
+      retries: z.number().int().nonnegative().default(5),
+      timeoutMs: z.number().int().positive().default(5000),
+    })
+    .prefault({}),
+  demo: z
+    .strictObject({
+      scenario: z.string().default('double_leverage'),
+      seed: z.number().int().default(42),
+      /** Simulated event-time seconds per wall-clock second. */
+      speed: z.number().positive().default(21600),
+      /** Seconds to wait for a live source before falling back to the simulator. */
+      liveWaitS: z.number().positive().default(5),
+      from: z.string().default('2025-10-01T00:00:00Z'),
+    })
+    .prefault({}),
+  table: z.strictObject({ intervalMs: z.number().int().positive().default(3000) }).prefault({}),
+  ingest: z.unknown().optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;

@@ -60,6 +60,8 @@ export interface SubscribeOptions {
   onBatch(records: readonly ConsumedRecord[]): Promise<void>;
   /** Called after every (re)assignment with the partitions now owned. */
   onAssignment?(assigned: ReadonlyMap<string, readonly number[]>): void;
+  /** Consumer session timeout (ms); tests use short ones. Default: the adapter's. */
+  readonly sessionTimeoutMs?: number;
   /** Called if the consumer crashes for good (non-retriable); the caller decides to exit. */
   onCrash?(err: Error): void;
 }

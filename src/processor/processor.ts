@@ -1,0 +1,452 @@
+import type { Bus, ConsumedRecord, Subscription, TopicOffset } from '../bus/bus.ts';
+import type { Sink, Point } from '../sink/sink.ts';
+import type { Logger } from '../logger.ts';
+import type { DomainParams } from '../domain/params.ts';
+import type { StepEvent, StepOutput, AlertStateRecord } from '../domain/step-types.ts';
+import type { Quote } from '../domain/quote.ts';
+import { initialState, step, flush, restoreAlertStates, type ProcessorState } from '../domain/step.ts';
+import { toPoints } from '../sink/to-points.ts';
+import { EventMerger } from './event-merger.ts';
+import { decodeEntity, decodeQuote } from './decode.ts';
+import { ProcessorMetrics } from './processor-metrics.ts';
+import { isMonitorError } from '../domain/errors.ts';
+
+/**
+ * The runtime around `step` (ARCHITECTURE.md "Processor runtime rules"):
+ * 1. entities first: the shared `entities` group assigns partitions; this instance reads its
+ *    partitions to their end before any quote;
+ * 2. quotes of every partition (a group of this instance's own) merged in event-time order behind
+ *    a watermark (EventMerger);
+ * 3. the clock moves with the data, and live with wall-clock ticks;
+ * 5. offsets are committed only after every output derived from them is written (sink, then
+ *    output topics); on restart the state is rebuilt from the look-back window ending at the
+ *    committed offsets' event time, then the persisted alert states overwrite the rebuilt ones.
+ * Outputs are at-least-once with deterministic eventIds; points are idempotent (event-time
+ * timestamps), so results are exactly-once in InfluxDB.
+ */
+export interface ProcessorTopics {
+  readonly quotes: string;
+  readonly entities: string;
+  readonly valuations: string;
+  readonly alerts: string;
+  readonly alertState: string;
+  readonly deadletter: string;
+}
+
+export interface ProcessorOptions {
+  readonly bus: Bus;
+  readonly sink: Sink;
+  readonly logger: Logger;
+  readonly params: DomainParams;
+  readonly topics: ProcessorTopics;
+  /** The `run` tag: `live`, `demo` or a replay's name. */
+  readonly run: string;
+  readonly groupId: string;
+  readonly instanceId: string;
+  readonly lookbackMs: number;
+  readonly maxLatenessMs: number;
+  /** Live: wall-clock ticks advance the processor clock. Replays use the input's time only. */
+  readonly ticks?: { readonly intervalMs: number; readonly now: () => number };
+  /** Where a new group starts: the earliest retained quote, or now minus the look-back window. */
+  readonly startFrom: 'earliest' | 'lookback';
+  /** Replay: stop once the quotes present at start are processed, closing every window. */
+  readonly untilEnd?: boolean;
+  /** Publish valuations, alerts and alert states to their topics (default true). */
+  readonly publishOutputs?: boolean;
+  readonly metrics?: ProcessorMetrics;
+  /** Every batch of outputs once written (the embedded table, replay reports, tests). */
+  readonly onOutputs?: (outputs: readonly StepOutput[]) => void;
+  /** How often (ms) the merger asks for end offsets while it waits on a partition. */
+  readonly endOffsetPollMs?: number;
+  readonly sessionTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Processor {
+  private state: ProcessorState;
+  private readonly log: Logger;
+  readonly metrics: ProcessorMetrics;
+  private chain: Promise<void> = Promise.resolve();
+  private entitySub: Subscription | null = null;
+  private quoteSub: Subscription | null = null;
+  private merger: EventMerger | null = null;
+  private ownedEntityPartitions = new Set<number>();
+  private entityPartitionOf = new Map<string, number>();
+  private entityEnd = new Map<number, bigint>();
+  private entitySeen = new Map<number, bigint>();
+  private entitiesReady: (() => void) | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private driveTimer: NodeJS.Timeout | null = null;
+  private lastEndPoll = 0;
+  private stopping = false;
+  private endAtStart: TopicOffset[] | null = null;
+  private doneResolve: (() => void) | null = null;
+  readonly done: Promise<void>;
+  private ready = false;
+  private failed: Error | null = null;
+  private eventsProcessed = 0;
+  private alertsEmitted = 0;
+
+  constructor(private readonly o: ProcessorOptions) {
+    this.state = initialState(o.params);
+    this.log = o.logger.child({ component: 'processor', run: o.run });
+    this.metrics = o.metrics ?? new ProcessorMetrics();
+    this.done = new Promise<void>((r) => (this.doneResolve = r));
+  }
+
+  get quoteGroupId(): string {
+    return `${this.o.groupId}.quotes.${this.o.instanceId}`;
+  }
+  get entityGroupId(): string {
+    return `${this.o.groupId}.entities`;
+  }
+  isReady(): boolean {
+    return this.ready && this.failed === null;
+  }
+  stats(): { events: number; alerts: number } {
+    return { events: this.eventsProcessed, alerts: this.alertsEmitted };
+  }
+
+  /** Serialises every state change: step is never run concurrently. */
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch((e: unknown) => this.fail(e as Error));
+    return next;
+  }
+
+  private fail(e: Error): void {
+    if (this.failed) return;
+    this.failed = e;
+    this.log.error({ err: e }, 'processor failed');
+    this.doneResolve?.();
+  }
+
+  async start(): Promise<void> {
+    const { bus, topics } = this.o;
+    // 1. Entities first.
+    const entitiesRead = new Promise<void>((r) => (this.entitiesReady = r));
+    this.entitySub = await bus.subscribe({
+      groupId: this.entityGroupId,
+      topics: [topics.entities],
+      fromBeginning: true,
+      sessionTimeoutMs: this.o.sessionTimeoutMs,
+      onAssignment: (assigned) => void this.enqueue(() => this.onEntityAssignment(assigned.get(topics.entities) ?? [])),
+      onBatch: (records) => this.enqueue(() => this.onEntityRecords(records)),
+      onCrash: (err) => this.fail(err),
+    });
+    await Promise.race([entitiesRead, this.done]);
+    if (this.failed) throw this.failed;
+    this.log.info({ entities: this.entityPartitionOf.size, partitions: [...this.ownedEntityPartitions] }, 'entities read to their end');
+
+    // 2. Checkpoint: rebuild from the look-back window, then restore alert states.
+    const partitions = await bus.partitionCount(topics.quotes);
+    this.merger = new EventMerger(Array.from({ length: partitions }, (_, i) => i));
+    let committed = await bus.committedOffsets(this.quoteGroupId, topics.quotes);
+    if (committed.every((c) => BigInt(c.offset) < 0n)) {
+      if (this.o.startFrom === 'lookback' && this.o.ticks) {
+        const from = await bus.offsetsForTimestamp(topics.quotes, this.o.ticks.now() - this.o.lookbackMs);
+        await bus.commitOffsets(this.quoteGroupId, topics.quotes, from);
+        committed = from;
+      }
+    } else {
+      await this.rebuild(committed);
+    }
+    for (const c of committed) if (BigInt(c.offset) >= 0n) this.merger.seed(c.partition, BigInt(c.offset));
+    await this.restoreAlerts();
+    if (this.o.untilEnd) this.endAtStart = await bus.endOffsets(topics.quotes);
+
+    // 3. Quotes.
+    this.quoteSub = await bus.subscribe({
+      groupId: this.quoteGroupId,
+      topics: [topics.quotes],
+      fromBeginning: true,
+      sessionTimeoutMs: this.o.sessionTimeoutMs,
+      onBatch: (records) => this.enqueue(() => this.onQuoteRecords(records)),
+      onCrash: (err) => this.fail(err),
+    });
+    this.driveTimer = setInterval(() => {
+      if (!this.stopping) void this.enqueue(() => this.drain(false));
+    }, 100);
+    if (this.o.ticks) {
+      const t = this.o.ticks;
+      this.tickTimer = setInterval(() => {
+        if (!this.stopping) void this.enqueue(() => this.apply([{ kind: 'tick', ts: t.now() }], []));
+      }, t.intervalMs);
+    }
+    this.ready = true;
+    this.log.info({ quotesTopic: topics.quotes, partitions, group: this.quoteGroupId }, 'consuming quotes');
+  }
+
+  private async onEntityAssignment(owned: readonly number[]): Promise<void> {
+    const now = new Set(owned);
+    // Revoked partitions: their entities belong to another instance now.
+    const removed: StepEvent[] = [];
+    for (const [id, p] of this.entityPartitionOf) {
+      if (!now.has(p)) {
+        removed.push({ kind: 'entity', id, entity: null, ts: 0 });
+        this.entityPartitionOf.delete(id);
+      }
+    }
+    this.ownedEntityPartitions = now;
+    if (removed.length > 0) await this.apply(removed, []);
+    const end = await this.o.bus.endOffsets(this.o.topics.entities);
+    this.entityEnd = new Map(end.filter((e) => now.has(e.partition)).map((e) => [e.partition, BigInt(e.offset)]));
+    this.checkEntitiesReady();
+  }
+
+  private checkEntitiesReady(): void {
+    if (!this.entitiesReady) return;
+    for (const [p, end] of this.entityEnd) if ((this.entitySeen.get(p) ?? 0n) < end) return;
+    const r = this.entitiesReady;
+    this.entitiesReady = null;
+    r();
+  }
+
+  private async onEntityRecords(records: readonly ConsumedRecord[]): Promise<void> {
+    const events: StepEvent[] = [];
+    for (const r of records) {
+      const next = BigInt(r.offset) + 1n;
+      if (next > (this.entitySeen.get(r.partition) ?? 0n)) this.entitySeen.set(r.partition, next);
+      if (!this.ownedEntityPartitions.has(r.partition)) continue;
+      const d = decodeEntity(r);
+      if (!d.ok) {
+        await this.deadLetter(r, d.reason, 'entities');
+        continue;
+      }
+      if (d.value.entity === null) this.entityPartitionOf.delete(d.value.id);
+      else this.entityPartitionOf.set(d.value.id, r.partition);
+      events.push({ kind: 'entity', id: d.value.id, entity: d.value.entity, ts: r.ts });
+    }
+    if (events.length > 0) await this.apply(events, []);
+    this.checkEntitiesReady();
+  }
+
+  /** Restart: replay the look-back window ending at the committed offsets, discarding outputs. */
+  private async rebuild(committed: readonly TopicOffset[]): Promise<void> {
+    const { bus, topics } = this.o;
+    let lastTs = -Infinity;
+    for (const c of committed) {
+      const off = BigInt(c.offset);
+      if (off <= 0n) continue;
+      const last = await bus.readToEnd(topics.quotes, {
+        partitions: [c.partition],
+        from: [{ partition: c.partition, offset: (off - 1n).toString() }],
+        to: [{ partition: c.partition, offset: c.offset }],
+      });
+      for (const r of last) if (r.ts > lastTs) lastTs = r.ts;
+    }
+    if (lastTs === -Infinity) return;
+    const fromByTime = await bus.offsetsForTimestamp(topics.quotes, lastTs - this.o.lookbackMs);
+    const from = fromByTime.map((f) => {
+      const c = committed.find((x) => x.partition === f.partition);
+      const co = c ? BigInt(c.offset) : 0n;
+      return { partition: f.partition, offset: (BigInt(f.offset) < co ? BigInt(f.offset) : co < 0n ? 0n : co).toString() };
+    });
+    const to = committed.map((c) => ({ partition: c.partition, offset: BigInt(c.offset) < 0n ? '0' : c.offset }));
+    const records = await bus.readToEnd(topics.quotes, { from, to });
+    records.sort((a, b) => a.ts - b.ts || a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    let n = 0;
+    for (const r of records) {
+      const d = decodeQuote(r);
+      if (!d.ok) continue;
+      this.state = step(this.state, { kind: 'quote', quote: d.value }, this.o.params).state;
+      n++;
+    }
+    this.log.info({ quotes: n, untilTs: lastTs, lookbackMs: this.o.lookbackMs }, 'state rebuilt from the look-back window');
+  }
+
+  private async restoreAlerts(): Promise<void> {
+    if (this.o.publishOutputs === false) return;
+    const records = await this.o.bus.readToEnd(this.o.topics.alertState);
+    const latest = new Map<string, AlertStateRecord | null>();
+    const prefix = `${this.o.run}/`;
+    for (const r of records) {
+      if (r.key === null || !r.key.startsWith(prefix)) continue;
+      const key = r.key.slice(prefix.length);
+      const entity = key.split('/')[0];
+      if (!this.entityPartitionOf.has(entity)) continue;
+      latest.set(key, r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord));
+    }
+    const restored = [...latest.values()].filter((x): x is AlertStateRecord => x !== null);
+    if (restored.length > 0) {
+      this.state = restoreAlertStates(this.state, restored);
+      this.log.info({ alertStates: restored.length }, 'alert states restored');
+    }
+  }
+
+  private async onQuoteRecords(records: readonly ConsumedRecord[]): Promise<void> {
+    if (!this.merger) return;
+    this.metrics.consumed.inc({ topic: this.o.topics.quotes }, records.length);
+    this.merger.push(records);
+    await this.drain(false);
+  }
+
+  /** Releases what the watermark allows, applies it, writes outputs, commits. */
+  private async drain(all: boolean): Promise<void> {
+    const m = this.merger;
+    if (!m || this.failed) return;
+    if (!all && m.waitingOn().length > 0) {
+      const now = Date.now();
+      if (now - this.lastEndPoll >= (this.o.endOffsetPollMs ?? 200)) {
+        this.lastEndPoll = now;
+        m.markCaughtUp(await this.o.bus.endOffsets(this.o.topics.quotes));
+      }
+    }
+    const released = m.release(all);
+    const CHUNK = 2000;
+    for (let i = 0; i < released.length; i += CHUNK) {
+      const events: StepEvent[] = [];
+      const quotes: Quote[] = [];
+      for (const { record, lateByMs } of released.slice(i, i + CHUNK)) {
+        const d = decodeQuote(record);
+        if (!d.ok) {
+          await this.deadLetter(record, d.reason, 'quotes');
+          continue;
+        }
+        if (lateByMs > this.o.maxLatenessMs) this.metrics.lateQuotes.inc();
+        events.push({ kind: 'quote', quote: d.value });
+        quotes.push(d.value);
+      }
+      await this.apply(events, quotes);
+      await this.commit();
+    }
+    if (released.length === 0 && m.bufferedCount === 0) await this.commit();
+    if (this.o.untilEnd && this.endAtStart && !this.stopping) await this.checkEnd();
+  }
+
+  private lastCommitted = '';
+  private async commit(): Promise<void> {
+    if (!this.merger) return;
+    const offsets = this.merger.committable();
+    const sig = JSON.stringify(offsets);
+    if (offsets.length === 0 || sig === this.lastCommitted) return;
+    await this.retry('commit', () => this.o.bus.commitOffsets(this.quoteGroupId, this.o.topics.quotes, offsets));
+    this.lastCommitted = sig;
+  }
+
+  private async checkEnd(): Promise<void> {
+    const m = this.merger;
+    if (!m || !this.endAtStart) return;
+    const committable = new Map(m.committable().map((c) => [c.partition, BigInt(c.offset)]));
+    for (const e of this.endAtStart) {
+      if (BigInt(e.offset) === 0n) continue;
+      if ((committable.get(e.partition) ?? 0n) < BigInt(e.offset)) return;
+    }
+    if (m.bufferedCount > 0) return;
+    const f = flush(this.state, this.o.params);
+    this.state = f.state;
+    await this.write(f.outputs, []);
+    await this.commit();
+    this.endAtStart = null;
+    this.log.info({ events: this.eventsProcessed, alerts: this.alertsEmitted }, 'end of input reached');
+    this.doneResolve?.();
+  }
+
+  /** Applies events to the state and writes every output before returning. */
+  private async apply(events: readonly StepEvent[], quotes: readonly Quote[]): Promise<void> {
+    const outputs: StepOutput[] = [];
+    for (const e of events) {
+      const r = step(this.state, e, this.o.params);
+      this.state = r.state;
+      for (const out of r.outputs) outputs.push(out);
+    }
+    this.eventsProcessed += quotes.length;
+    await this.write(outputs, quotes);
+  }
+
+  private async write(outputs: readonly StepOutput[], quotes: readonly Quote[]): Promise<void> {
+    if (outputs.length > 0) {
+      const points: Point[] = [];
+      for (const out of outputs) for (const p of toPoints(out, this.o.run)) points.push(p);
+      if (points.length > 0) {
+        this.metrics.sinkBatch.observe(points.length);
+        await this.retry('sink write', () => this.o.sink.write(points));
+      }
+      if (this.o.publishOutputs !== false) await this.retry('publish outputs', () => this.o.bus.publish(this.toRecords(outputs)));
+      for (const out of outputs) {
+        if (out.kind === 'alert') {
+          this.alertsEmitted++;
+          this.metrics.alerts.inc({ rule: out.rule });
+        }
+      }
+    }
+    const now = Date.now();
+    for (const q of quotes) this.metrics.latencyS.observe(Math.max(0, now - q.receivedAt) / 1000);
+    if (outputs.length > 0) this.o.onOutputs?.(outputs);
+  }
+
+  private toRecords(outputs: readonly StepOutput[]) {
+    const { topics, run } = this.o;
+    const recs: Array<{ topic: string; key: string; value: unknown; ts: number }> = [];
+    for (const out of outputs) {
+      switch (out.kind) {
+        case 'valuation':
+          recs.push({ topic: topics.valuations, key: out.valuation.entity, ts: out.ts, value: { v: 1, run, eventId: out.eventId, ts: out.ts, inputs: out.inputs, ...out.valuation } });
+          break;
+        case 'alert':
+          recs.push({ topic: topics.alerts, key: out.entity, ts: out.at, value: { v: 1, run, ...out } });
+          break;
+        case 'alert_state':
+          recs.push({ topic: topics.alertState, key: `${run}/${out.key}`, ts: out.ts, value: { key: out.key, status: out.status, cureDeadline: out.cureDeadline, since: out.since } });
+          break;
+        default:
+          break;
+      }
+    }
+    return recs;
+  }
+
+  private async deadLetter(r: ConsumedRecord, reason: string, from: string): Promise<void> {
+    this.metrics.deadLetters.inc({ reason: reason.split(':')[0] });
+    let source = 'unknown';
+    try {
+      const o = JSON.parse(r.value?.toString('utf8') ?? 'null') as { source?: unknown };
+      if (o && typeof o.source === 'string') source = o.source;
+    } catch {
+      // not JSON: the source stays unknown
+    }
+    this.log.warn({ topic: r.topic, partition: r.partition, offset: r.offset, reason }, 'dead letter');
+    const value = { raw: r.value?.toString('utf8') ?? null, reason, source, ts: r.ts, topic: r.topic, partition: r.partition, offset: r.offset, stage: from };
+    await this.retry('dead letter', () => this.o.bus.publish([{ topic: this.o.topics.deadletter, key: source, value, ts: r.ts }]));
+    const point: Point = { measurement: 'deadletter', tags: { source, reason: reason.split(':')[0], run: this.o.run }, fields: { count: 1 }, ts: r.ts };
+    await this.retry('sink write', () => this.o.sink.write([point]));
+  }
+
+  /** Retries retriable infrastructure failures with backoff; consumption waits meanwhile (bounded memory). */
+  private async retry(what: string, fn: () => Promise<void>): Promise<void> {
+    let delay = 200;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fn();
+        if (attempt > 1) this.log.info({ what, attempt }, 'recovered');
+        return;
+      } catch (e) {
+        const retriable = !isMonitorError(e) || e.retriable;
+        if (!retriable || (this.stopping && attempt > 3)) throw e;
+        if (what === 'sink write') this.metrics.sinkRetries.inc();
+        if (attempt === 1 || attempt % 10 === 0) this.log.warn({ what, attempt, err: e }, 'retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /** SIGTERM: stop consuming, write what is in flight, commit, leave the groups. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.driveTimer) clearInterval(this.driveTimer);
+    await this.quoteSub?.stop();
+    await this.entitySub?.stop();
+    await this.chain;
+    if (!this.failed) await this.commit().catch((e: unknown) => this.log.warn({ err: e }, 'final commit failed'));
+    this.doneResolve?.();
+  }
+
+  /** The current error, if the processor failed for good. */
+  get error(): Error | null {
+    return this.failed;
+  }
+}

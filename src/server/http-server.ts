@@ -1,0 +1,46 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+/**
+ * HTTP on a configurable address (127.0.0.1 by default): `/healthz` answers 200 once `ready()`
+ * says so (consumers joined, sink answers), else 503; `/metrics` serves the Prometheus registries.
+ */
+export interface HttpServerOptions {
+  readonly address: string;
+  readonly port: number;
+  readonly registries: readonly Registry[];
+  readonly ready: () => Promise<boolean> | boolean;
+}
+
+export async function startHttpServer(o: HttpServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        if (req.url === '/healthz') {
+          const ok = await o.ready();
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
+        } else if (req.url === '/metrics') {
+          const parts = await Promise.all(o.registries.map((r) => r.metrics()));
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+          res.end(parts.join('\n'));
+        } else {
+          res.writeHead(404).end();
+        }
+      } catch (e) {
+        res.writeHead(500).end(String(e));
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.address, () => resolve());
+  });
+  const a = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${a.address}:${a.port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

@@ -36,6 +36,11 @@ export interface FacilityValuation {
   /** Shortest remaining economic life of the pledged fleet (months); null with no fleet pledged. */
   readonly collateralLifeMonthsLeft?: number | null;
   readonly debtOutlivesCollateral?: boolean;
+  /**
+   * True when the facility owes and an index its collateral needs is missing: `ltv` is null and
+   * `status` is not meaningful (the alert state machine holds the previous status).
+   */
+  readonly dataMissing?: boolean;
 }
 
 export interface StressFacility {

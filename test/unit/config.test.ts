@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { isMonitorError } from '../../src/domain/errors.ts';
+import { ENV_VARS } from '../../src/config/env.ts';
+
+async function tempConfig(text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ccm-config-'));
+  const path = join(dir, 'bad.yaml');
+  await writeFile(path, text);
+  return path;
+}
+
+async function problemsOf(p: Promise<unknown>): Promise<string[]> {
+  try {
+    await p;
+  } catch (e) {
+    if (isMonitorError(e)) return [...e.problems];
+    throw e;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('config loading', () => {
+  it('loads the embedded default with Kafka and InfluxDB off', async () => {
+    const c = await loadConfig({ env: {} });
+    expect(c.kafka.enabled).toBe(false);
+    expect(c.influx.enabled).toBe(false);
+    expect(c.processor.run).toBe('live');
+    expect(c.domain.cryptoHaircut).toBe(0.05);
+  });
+
+  it('turns Kafka and InfluxDB on from the environment that services.sh prints', async () => {
+    const c = await loadConfig({
+      env: { CCM_KAFKA_BROKERS: '127.0.0.1:39092', CCM_INFLUX_URL: 'http://127.0.0.1:38086', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p', CCM_INFLUX_DB: 'x' },
+    });
+    expect(c.kafka).toMatchObject({ enabled: true, brokers: ['127.0.0.1:39092'] });
+    expect(c.influx).toMatchObject({ enabled: true, url: 'http://127.0.0.1:38086', user: 'u', password: 'p', database: 'x' });
+  });
+
+  it('lets the environment win over a --config file', async () => {
+    const c = await loadConfig({ configPath: 'config/local.yaml', env: { CCM_KAFKA_BROKERS: '10.0.0.1:9092' } });
+    expect(c.kafka.brokers).toEqual(['10.0.0.1:9092']);
+    expect(c.influx.url).toBe('http://127.0.0.1:38086');
+  });
+
+  it('names the file, the key and the reason of a bad value', async () => {
+    const path = await tempConfig('kafka:\n  brokers: ["no-port"]\n');
+    expect(await problemsOf(loadConfig({ configPath: path, env: {} }))).toEqual([`${path}: kafka.brokers[0]: must be host:port`]);
+  });
+
+  it('refuses an unknown key with its file', async () => {
+    const path = await tempConfig('processor:\n  tickMillis: 5\n');
+    expect(await problemsOf(loadConfig({ configPath: path, env: {} }))).toEqual([`${path}: processor.tickMillis: unknown key`]);
+  });
+
+  it('names the environment variable when the bad value came from it', async () => {
+    const problems = await problemsOf(loadConfig({ env: { CCM_INFLUX_URL: 'ftp://x' } }));
+    expect(problems).toEqual(['environment CCM_INFLUX_URL: influx.url: must be an http:// or https:// URL']);
+  });
+
+  it('refuses a file that is not YAML', async () => {
+    const path = await tempConfig('kafka: [unclosed\n');
+    await expect(loadConfig({ configPath: path, env: {} })).rejects.toThrow(`${path}: (file): not valid YAML`);
+  });
+
+  it('documents every environment variable it reads', () => {
+    for (const v of ['CCM_KAFKA_BROKERS', 'CCM_INFLUX_URL', 'CCM_INFLUX_USER', 'CCM_INFLUX_PASSWORD', 'CCM_INFLUX_DB']) expect(ENV_VARS).toHaveProperty(v);
+  });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IngestConfigSchema } from './ingest-schema.ts';
 
 /**
  * The one config schema (STYLE.md 15), validated once at startup. Layers: config/default.yaml (the
@@ -128,7 +129,7 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
   table: z.strictObject({ intervalMs: z.number().int().positive().default(3000) }).prefault({}),
-  ingest: z.unknown().optional(),
+  ingest: IngestConfigSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -64,6 +64,9 @@ function issueLines(issue: z.core.$ZodIssue, prefix: string): string[] {
   }
 }
 
+/** Zod issues as `path: reason` lines, paths under `prefix` (used for the catalog and market files too). */
+export const toProblemLines = (issues: readonly z.core.$ZodIssue[], prefix = ''): string[] => issues.flatMap((i) => issueLines(i, prefix));
+
 const isRecord = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
 
 /** The cross-field rules of one parsed version; lines `path: reason` under `prefix`. */

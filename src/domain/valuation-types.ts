@@ -41,6 +41,8 @@ export interface FacilityValuation {
    * `status` is not meaningful (the alert state machine holds the previous status).
    */
   readonly dataMissing?: boolean;
+  /** The facility's covenant lines, carried for the InfluxDB `facility` points (Grafana draws them). */
+  readonly covenants?: { readonly ltvWarn?: number; readonly ltvMarginCall?: number; readonly ltvLiquidation?: number; readonly dscrMin?: number };
 }
 
 export interface StressFacility {
@@ -58,6 +60,8 @@ export interface StressResult {
 
 export interface Valuation {
   readonly entity: string;
+  /** The sheet type (neocloud, miner): the `type` tag of InfluxDB `valuation` points. */
+  readonly type?: string;
   readonly at: string;
   readonly cryptoValue: number | null;
   readonly fleetValue: number | null;

@@ -43,6 +43,6 @@ export const isMonitorError = (e: unknown): e is MonitorError => e instanceof Mo
 /** Exit codes of the CLI: 2 for bad input (config, sheets, usage), 1 for everything else. */
 export const exitCodeOf = (e: unknown): number =>
   isMonitorError(e) &&
-  (e.code === ErrorCode.CONFIG_INVALID || e.code === ErrorCode.SHEET_INVALID || e.code === ErrorCode.MARKET_INVALID || e.code === ErrorCode.USAGE)
+  (e.code === ErrorCode.CONFIG_INVALID || e.code === ErrorCode.SHEET_INVALID || e.code === ErrorCode.MARKET_INVALID || e.code === ErrorCode.USAGE || e.code === ErrorCode.RUN_EXISTS)
     ? 2
     : 1;

@@ -113,18 +113,22 @@ export class EventMerger {
     }
   }
 
-  /** The partitions whose next offset has reached `endOffsets` hold the watermark back no more. */
+  /**
+   * Partitions whose next offset has reached their end offset hold the watermark back no more:
+   * nothing older can come from them until they deliver again.
+   */
   markCaughtUp(endOffsets: ReadonlyArray<{ partition: number; offset: string }>): void {
     for (const e of endOffsets) {
       const s = this.part(e.partition);
-      if (s.buffered === 0 && (s.nextOffset >= BigInt(e.offset) || BigInt(e.offset) === 0n)) s.caughtUp = true;
+      const end = BigInt(e.offset);
+      if (end === 0n || (s.nextOffset >= 0n && s.nextOffset >= end)) s.caughtUp = true;
     }
   }
 
-  /** Partitions with no buffered record that are not known to be caught up: the merger waits for them. */
+  /** Partitions not known to be caught up: the merger may be waiting on them. */
   waitingOn(): number[] {
     const out: number[] = [];
-    for (const [p, s] of this.partitions) if (s.buffered === 0 && !s.caughtUp) out.push(p);
+    for (const [p, s] of this.partitions) if (!s.caughtUp) out.push(p);
     return out;
   }
 
@@ -133,7 +137,7 @@ export class EventMerger {
     let wm = Infinity;
     if (!all) {
       for (const s of this.partitions.values()) {
-        if (s.caughtUp && s.buffered === 0) continue;
+        if (s.caughtUp) continue;
         if (s.buffered === 0) {
           wm = -Infinity; // a partition that may still deliver older data holds everything back
           break;

@@ -286,7 +286,7 @@ export class Processor {
   private async drain(all: boolean): Promise<void> {
     const m = this.merger;
     if (!m || this.failed) return;
-    if (!all && m.waitingOn().length > 0) {
+    if (!all && (m.bufferedCount > 0 || this.endAtStart) && m.waitingOn().length > 0) {
       const now = Date.now();
       if (now - this.lastEndPoll >= (this.o.endOffsetPollMs ?? 200)) {
         this.lastEndPoll = now;
@@ -312,7 +312,7 @@ export class Processor {
       await this.commit();
     }
     if (released.length === 0 && m.bufferedCount === 0) await this.commit();
-    if (this.o.untilEnd && this.endAtStart && !this.stopping) await this.checkEnd();
+    if (this.endAtStart && !this.stopping) await this.checkEnd();
   }
 
   private lastCommitted = '';
@@ -430,6 +430,17 @@ export class Processor {
         delay = Math.min(delay * 2, 5000);
       }
     }
+  }
+
+  /**
+   * Replay with a paced producer: once the input is all published, finish when these end offsets
+   * are processed (closing every window), as `untilEnd` does for input published beforehand.
+   */
+  finishWhenReached(endOffsets: readonly TopicOffset[]): Promise<void> {
+    return this.enqueue(async () => {
+      this.endAtStart = [...endOffsets];
+      await this.drain(false);
+    });
   }
 
   /** SIGTERM: stop consuming, write what is in flight, commit, leave the groups. */

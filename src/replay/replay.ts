@@ -1,0 +1,220 @@
+import type { Bus, ProduceRecord } from '../bus/bus.ts';
+import type { Sink } from '../sink/sink.ts';
+import type { Logger } from '../logger.ts';
+import type { DomainParams } from '../domain/params.ts';
+import type { Entity } from '../domain/sheet.ts';
+import type { AlertEvent, StepOutput } from '../domain/step-types.ts';
+import type { Valuation } from '../domain/valuation-types.ts';
+import { toQuote } from '../domain/quote.ts';
+import { MonitorError, ErrorCode } from '../domain/errors.ts';
+import { topicNames, topicSpecs } from '../bus/topics.ts';
+import type { StreamRecord } from '../bus/stream-file.ts';
+import { Processor } from '../processor/processor.ts';
+import { publishEntities } from '../cli/entities-publish.ts';
+import { CadenceTracker, ruleOf } from './input-rules.ts';
+import { mergeStreamFiles } from './merge-streams.ts';
+
+/**
+ * `ccm replay`: puts a recorded, imported or generated stream back through the very processor
+ * that runs live, under a run name, on the run's own one-partition topic
+ * (`<prefix>replay.<run>.quotes`) and entities topic (`<prefix>replay.<run>.entities`), so live
+ * data is never touched and the order is exact. Results are tagged `run=<name>`.
+ */
+export const RUN_NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+export const RESERVED_RUNS = ['live'] as const;
+
+export interface ReplayInput {
+  /** Stream files (merged in event-time order). */
+  readonly files?: readonly string[];
+  /** A time range of the live quotes topic (offsets found by timestamp). */
+  readonly kafka?: { readonly fromMs: number; readonly toMs: number };
+}
+
+export interface ReplayOptions {
+  readonly bus: Bus;
+  readonly sink: Sink;
+  readonly logger: Logger;
+  readonly params: DomainParams;
+  readonly topicPrefix: string;
+  readonly groupId: string;
+  readonly lookbackMs: number;
+  readonly maxLatenessMs: number;
+  readonly run: string;
+  readonly input: ReplayInput;
+  readonly entities: readonly Entity[];
+  /** Event-time seconds per wall-clock second; undefined = as fast as possible (--max). */
+  readonly speed?: number;
+  readonly replace?: boolean;
+  readonly staleAfterMs?: number;
+  readonly minSources?: number;
+  readonly onProgress?: (processed: number, total: number) => void;
+  readonly sessionTimeoutMs?: number;
+}
+
+export interface ReplaySummary {
+  readonly run: string;
+  readonly events: number;
+  readonly inputRecords: number;
+  readonly alerts: AlertEvent[];
+  readonly lastValuations: Record<string, Valuation>;
+  readonly durationMs: number;
+  readonly eventsPerSecond: number;
+  readonly firstTs: number | null;
+  readonly lastTs: number | null;
+}
+
+export const replayTopics = (prefix: string, run: string) => ({
+  quotes: topicNames(prefix).replayQuotes(run),
+  entities: `${prefix}replay.${run}.entities`,
+});
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Deletes a run: its replay topics and its InfluxDB series. */
+export async function deleteRun(bus: Bus, sink: Sink, prefix: string, run: string): Promise<void> {
+  if ((RESERVED_RUNS as readonly string[]).includes(run)) throw new MonitorError(`run '${run}' cannot be deleted`, { code: ErrorCode.USAGE });
+  const t = replayTopics(prefix, run);
+  const existing = new Set(await bus.listTopics());
+  const doomed = [t.quotes, t.entities].filter((x) => existing.has(x));
+  if (doomed.length > 0) await bus.deleteTopics(doomed);
+  for (let i = 0; i < 100; i++) {
+    const left = new Set(await bus.listTopics());
+    if (!doomed.some((d) => left.has(d))) break;
+    await sleep(100);
+  }
+  await sink.deleteRun(run);
+}
+
+export async function listRuns(bus: Bus, sink: Sink, prefix: string): Promise<Array<{ run: string; topic: boolean; series: boolean }>> {
+  const topics = await bus.listTopics();
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}replay\\.(.+)\\.quotes$`);
+  const fromTopics = new Set(topics.map((t) => re.exec(t)?.[1]).filter((x): x is string => x !== undefined));
+  const fromSink = new Set(await sink.listRuns());
+  return [...new Set([...fromTopics, ...fromSink])].sort().map((run) => ({ run, topic: fromTopics.has(run), series: fromSink.has(run) }));
+}
+
+async function* inputRecords(bus: Bus, prefix: string, input: ReplayInput): AsyncGenerator<StreamRecord> {
+  if (input.files && input.files.length > 0) {
+    yield* mergeStreamFiles(input.files);
+    return;
+  }
+  if (input.kafka) {
+    const quotes = topicNames(prefix).quotes;
+    const from = await bus.offsetsForTimestamp(quotes, input.kafka.fromMs);
+    const to = await bus.offsetsForTimestamp(quotes, input.kafka.toMs + 1);
+    const recs = await bus.readToEnd(quotes, { from, to });
+    recs.sort((a, b) => a.ts - b.ts || a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    for (const r of recs) {
+      let value: unknown = null;
+      try {
+        value = r.value === null ? null : JSON.parse(r.value.toString('utf8'));
+      } catch {
+        value = r.value?.toString('utf8') ?? null;
+      }
+      yield { topic: 'quotes', key: r.key, ts: r.ts, value };
+    }
+    return;
+  }
+  throw new MonitorError('ccm replay: give --file PATH... or --kafka --from ISO --to ISO', { code: ErrorCode.USAGE });
+}
+
+export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
+  if (!RUN_NAME_RE.test(o.run) || (RESERVED_RUNS as readonly string[]).includes(o.run)) {
+    throw new MonitorError(`ccm replay: --run must match ${RUN_NAME_RE.source} and not be 'live'`, { code: ErrorCode.USAGE });
+  }
+  const log = o.logger.child({ component: 'replay', run: o.run });
+  const names = topicNames(o.topicPrefix);
+  const t = replayTopics(o.topicPrefix, o.run);
+  const exists = (await bus_has(o.bus, t.quotes)) || (await o.sink.listRuns()).includes(o.run);
+  if (exists && !o.replace) throw new MonitorError(`run '${o.run}' exists: choose another name, or --replace to delete it first`, { code: ErrorCode.RUN_EXISTS });
+  if (exists) await deleteRun(o.bus, o.sink, o.topicPrefix, o.run);
+
+  // First pass: the input's cadence per instrument (and the count, for the progress bar).
+  const cadence = new CadenceTracker();
+  let total = 0;
+  for await (const r of inputRecords(o.bus, o.topicPrefix, o.input)) {
+    total++;
+    const q = toQuote(r.value);
+    if (q.ok) cadence.add(q.quote);
+  }
+  const rules = cadence.rules((i) => ruleOf(o.params.indexRules, i), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
+  const params: DomainParams = { ...o.params, indexRules: { ...o.params.indexRules, ...rules } };
+  log.info({ records: total, instruments: Object.keys(rules).length }, 'input read');
+
+  const base = topicSpecs(o.topicPrefix, { quotePartitions: 1, entityPartitions: 1 }).filter((s) => s.topic !== names.quotes && s.topic !== names.entities && s.topic !== names.history);
+  await o.bus.ensureTopics([...base, { topic: t.quotes, partitions: 1, retentionMs: null }, { topic: t.entities, partitions: 1, compacted: true, retentionMs: null }]);
+  await publishEntities(o.bus, t.entities, o.entities, 0);
+
+  const alerts: AlertEvent[] = [];
+  const lastValuations: Record<string, Valuation> = {};
+  const onOutputs = (outs: readonly StepOutput[]) => {
+    for (const out of outs) {
+      if (out.kind === 'alert') {
+        const { kind: _k, ...a } = out;
+        alerts.push(a);
+      } else if (out.kind === 'valuation') lastValuations[out.valuation.entity] = out.valuation;
+    }
+  };
+  const started = Date.now();
+  const processor = new Processor({
+    bus: o.bus,
+    sink: o.sink,
+    logger: o.logger,
+    params,
+    run: o.run,
+    topics: { quotes: t.quotes, entities: t.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter },
+    // A fresh group per replay: a re-created topic never inherits old committed offsets.
+    groupId: `${o.groupId}.replay.${o.run}.${started}`,
+    instanceId: 'replay',
+    lookbackMs: o.lookbackMs,
+    maxLatenessMs: o.maxLatenessMs,
+    startFrom: 'earliest',
+    onOutputs,
+    sessionTimeoutMs: o.sessionTimeoutMs,
+  });
+  await processor.start();
+
+  // Second pass: publish in event-time order (paced with --speed), then finish at the end offsets.
+  let published = 0;
+  let firstTs: number | null = null;
+  let lastTs: number | null = null;
+  let batch: ProduceRecord[] = [];
+  const wall0 = Date.now();
+  const progress = setInterval(() => o.onProgress?.(processor.stats().events, total), 250);
+  try {
+    for await (const r of inputRecords(o.bus, o.topicPrefix, o.input)) {
+      firstTs ??= r.ts;
+      lastTs = r.ts;
+      if (o.speed !== undefined) {
+        const dueWall = wall0 + (r.ts - firstTs) / o.speed;
+        if (dueWall > Date.now() + 5) {
+          if (batch.length > 0) await o.bus.publish(batch);
+          batch = [];
+          await sleep(dueWall - Date.now());
+        }
+      }
+      batch.push({ topic: t.quotes, key: r.key, value: r.value, ts: r.ts, partition: 0 });
+      published++;
+      if (batch.length >= 5000) {
+        await o.bus.publish(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await o.bus.publish(batch);
+    await processor.finishWhenReached(await o.bus.endOffsets(t.quotes));
+    await processor.done;
+  } finally {
+    clearInterval(progress);
+    await processor.stop();
+  }
+  if (processor.error) throw processor.error;
+  const durationMs = Date.now() - started;
+  const events = processor.stats().events;
+  o.onProgress?.(events, total);
+  log.info({ events, alerts: alerts.length, durationMs }, 'replay done');
+  return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs };
+}
+
+async function bus_has(bus: Bus, topic: string): Promise<boolean> {
+  return (await bus.listTopics()).includes(topic);
+}

@@ -26,7 +26,9 @@ describe('event-time merger', () => {
     // new data on partition 1 holds partition 0 back again
     m.push([rec(1, 0, 30)]);
     m.push([rec(0, 2, 40)]);
-    expect(ids(m.release())).toEqual(['1:0']);
+    expect(ids(m.release())).toEqual([]);
+    m.markCaughtUp([{ partition: 0, offset: '3' }, { partition: 1, offset: '1' }]);
+    expect(ids(m.release())).toEqual(['1:0', '0:2']);
   });
 
   it('orders equal event times by partition and offset', () => {

@@ -1,0 +1,164 @@
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { emptyCatalog, loadCatalog, loadMarketFile, loadSheets } from '../config/load-sheets.ts';
+import { parseDateMs } from '../domain/calendar.ts';
+import type { Catalog } from '../domain/catalog.ts';
+import { isMonitorError } from '../domain/errors.ts';
+import { versionAt } from '../domain/sheet-validate.ts';
+import { defaultDomainParams, valueEntity } from '../domain/valuation.ts';
+import type { LtvStatus, Valuation } from '../domain/valuation-types.ts';
+import { STATUS } from '../domain/valuation-types.ts';
+
+/**
+ * `ccm value --entity FILE --market FILE [--at ISO] [--json] [--catalog FILE]`: values one sheet
+ * against a market snapshot (shared/DOMAIN.md "Output of ccm value --json"). `--at` defaults to the
+ * market file's `at`; a multi-version sheet is valued at the version in force then. The catalog
+ * defaults to config/catalog.yaml when it exists, else an empty one (sheet values and DOMAIN.md
+ * defaults). Exit 0, or 2 for bad input with `file: path: reason` on stderr (never a stack trace).
+ */
+const USAGE = 'usage: ccm value --entity FILE --market FILE [--at ISO] [--json] [--catalog FILE]';
+const DEFAULT_CATALOG = 'config/catalog.yaml';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: [...argv],
+      options: {
+        entity: { type: 'string' },
+        market: { type: 'string' },
+        at: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        catalog: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`ccm value: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.entity === undefined || args.market === undefined) {
+    console.error(`ccm value: --entity and --market are required\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const { entities, problems } = await loadSheets(args.entity);
+    if (problems.length > 0) {
+      for (const p of problems) console.error(p);
+      return 2;
+    }
+    if (entities.length !== 1) {
+      console.error(`${args.entity}: (root): must hold exactly one entity, found ${entities.length}`);
+      return 2;
+    }
+    const { market, atMs: marketAtMs } = await loadMarketFile(args.market);
+    let atMs = marketAtMs;
+    if (args.at !== undefined) {
+      atMs = parseDateMs(args.at);
+      if (Number.isNaN(atMs)) {
+        console.error(`ccm value: --at: must be an ISO date-time, got ${args.at}`);
+        return 2;
+      }
+    }
+    const sheet = versionAt(entities[0], atMs);
+    if (sheet === null) {
+      console.error(`${args.entity}: effectiveFrom: no version is in force at ${new Date(atMs).toISOString()}`);
+      return 2;
+    }
+    const catalogPath = args.catalog ?? (existsSync(DEFAULT_CATALOG) ? DEFAULT_CATALOG : undefined);
+    const catalog: Catalog = catalogPath === undefined ? emptyCatalog() : await loadCatalog(catalogPath);
+    const valuation = valueEntity(sheet, market, atMs, defaultDomainParams(catalog));
+    console.log(args.json ? JSON.stringify(valuation, null, 2) : toTable(valuation));
+    return 0;
+  } catch (e) {
+    if (isMonitorError(e)) {
+      console.error(e.problems.length > 0 ? e.problems.join('\n') : e.message);
+      return 2;
+    }
+    console.error(`ccm value: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+const usd = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : Math.round(x).toLocaleString('en-US'));
+const ratio = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : x.toFixed(4));
+const num = (x: number | null | undefined, digits: number): string => (x === null || x === undefined ? '-' : x.toFixed(digits));
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)];
+}
+
+const worst = (statuses: readonly LtvStatus[]): LtvStatus => statuses.reduce<LtvStatus>((w, s) => (STATUS.indexOf(s) > STATUS.indexOf(w) ? s : w), 'ok');
+
+/** The readable form: entity totals, fleet, facilities, stress. */
+export function toTable(v: Valuation): string {
+  const out: string[] = [`${v.entity} at ${v.at}`, ''];
+  const totals: Array<[string, string]> = [
+    ['cash', usd(v.cash)],
+    ['crypto value', usd(v.cryptoValue)],
+    ['fleet value', usd(v.fleetValue)],
+    ['gross assets', usd(v.grossAssets)],
+    ['total debt', usd(v.totalDebt)],
+    ['secured debt', usd(v.securedDebt)],
+    ['collateral value', usd(v.collateralValue)],
+    ['liquidation value', usd(v.liquidationValue)],
+    ['equity', usd(v.equity)],
+    ['ltv', ratio(v.ltv)],
+    ['forced-sale ltv', ratio(v.forcedSaleLtv)],
+    ['noi, next 12 months', usd(v.noi12)],
+    ['debt service, 12 months', usd(v.debtService12)],
+    ['maturities, 12 months', usd(v.maturities12)],
+    ['dscr', `${ratio(v.dscr)} (${v.dscrStatus})`],
+    ['liquidity coverage', ratio(v.liquidityCoverage)],
+    ['runway (months)', num(v.runwayMonths, 1)],
+    ['net leverage', ratio(v.netLeverage)],
+    ['break-even rental (USD/GPU-h)', num(v.breakevenRentalRate, 4)],
+    ['  at the DSCR covenant', num(v.breakevenRentalRateAtCovenant, 4)],
+  ];
+  const w = Math.max(...totals.map(([k]) => k.length));
+  for (const [k, val] of totals) out.push(`  ${k.padEnd(w)}  ${val}`);
+  if (v.missing !== undefined && v.missing.length > 0) out.push(`  missing indexes: ${v.missing.join(', ')}`);
+
+  if (v.fleet.length > 0) {
+    out.push('', 'fleet');
+    out.push(...table(['id', 'model', 'market value', 'liquidation value', 'haircut', 'valued by'], v.fleet.map((f) => [f.id, f.model, usd(f.marketValue), usd(f.liquidationValue), ratio(f.haircut), f.valuedBy])).map((l) => `  ${l}`));
+  }
+  if (v.facilities.length > 0) {
+    out.push('', 'facilities');
+    out.push(
+      ...table(
+        ['id', 'lender', 'outstanding', 'collateral', 'ltv', 'forced-sale ltv', 'headroom', 'ltv in 12m', 'status', 'cure (USD)', 'tenor/life (months)'],
+        v.facilities.map((f) => [
+          f.id,
+          f.lender ?? '-',
+          usd(f.outstanding),
+          usd(f.collateralValue),
+          ratio(f.ltv),
+          ratio(f.forcedSaleLtv),
+          ratio(f.headroom),
+          ratio(f.ltvIn12m),
+          f.status,
+          usd(f.cureAmountUsd),
+          `${f.tenorMonthsLeft ?? '-'}/${f.collateralLifeMonthsLeft ?? '-'}${f.debtOutlivesCollateral ? ' (debt outlives collateral)' : ''}`,
+        ]),
+      ).map((l) => `  ${l}`),
+    );
+  }
+  if (v.stress.length > 0) {
+    out.push('', 'stress');
+    out.push(
+      ...table(
+        ['scenario', 'ltv', 'dscr', 'worst facility status'],
+        v.stress.map((s) => [s.scenario, ratio(s.ltv), ratio(s.dscr), worst(s.facilities.map((f) => f.status))]),
+      ).map((l) => `  ${l}`),
+    );
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,491 @@
+import type { DomainParams } from './params.ts';
+import type { Entity, SheetVersion } from './sheet.ts';
+import type { AlertRule, AlertStateRecord, StepEvent, StepOutput } from './step-types.ts';
+import type { LtvStatus, Valuation } from './valuation-types.ts';
+import type { IndexChange, MarketIndex } from './market-index.ts';
+import { STATUS } from './valuation-types.ts';
+import { parseDateMs } from './calendar.ts';
+import { eventId } from './event-id.ts';
+import { applyQuote, emptyMarketIndex, indexInput, refreshIndex } from './market-index.ts';
+import { CURE, LTV_LEVEL, nextCureDeadline, nextDscrStatus, nextLtvStatus } from './alerts.ts';
+import type { DscrAlertStatus } from './alerts.ts';
+import { exposureOf, valueEntity } from './valuation.ts';
+
+/**
+ * The processor's pure heart (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"):
+ * `step(state, event, params) -> { state, outputs }`.
+ *
+ * Semantics, all in event time:
+ * - The clock is the largest `ts` of quotes and ticks seen; entity events never move it, a late
+ *   quote never moves it back.
+ * - A quote becomes the latest of its source when it is at least as new as that source's last
+ *   quote (a late one older than it only gives a `data_quality` output, reason `late`), then its
+ *   instrument's index is recomputed. When the index value, fresh-source count or stale flag
+ *   changed, every entity exposed to the instrument is revalued at once WITHOUT stress against
+ *   its sheet version in force at the clock (= the quote's ts for an in-order quote; a late quote
+ *   is applied to the current market, so at the clock) and its alert transitions are emitted at
+ *   once. Every quote gives a `price` output.
+ * - When the clock moves, fresh quotes age out (`clock - ts > staleAfterMs`): the indexes they fed
+ *   are recomputed (and their entities revalued, so `stale_data` fires within staleAfter plus one
+ *   tick), and pending cure deadlines at or before the clock expire.
+ * - Conflation windows are `floor(ts / emitIntervalMs)`: when the clock moves into a later window,
+ *   and on `flush`, the closed window gives, in this order: one `index` output per instrument
+ *   that received a quote or changed in it (sorted by id), one `valuation` output per entity
+ *   revalued in it (sorted by id) valued WITH stress at the window's last clock value (the last
+ *   event time in it, so the same instant as its last alert decisions) and stamped with the window
+ *   start, and one `alert_state` output per alert state that changed in it (sorted by key).
+ *   The valuation's facility `status` and `dscrStatus` are the alert machine's (with
+ *   hysteresis), so that Grafana reads the same status the alerts speak of.
+ * - Alerts (`alert` outputs) and `data_quality` outputs are emitted at once, `at` = the clock.
+ * - An outlier rejected by the index guard gives one `data_quality` output (reason `outlier`) and
+ *   one `data_quality` alert (entity `-`, facility null, `accepted -> rejected`, value the price,
+ *   threshold maxDeviation, cause: instrument, source, median): once per rejected quote.
+ *
+ * Performance: `step` mutates `state` in place and returns it. Callers must treat the state they
+ * pass in as consumed and keep only the returned one.
+ * Determinism: no clock, no randomness; every iteration is in input order or sorted order.
+ */
+
+/** A status held by the alert machine. */
+interface AlertSlot {
+  status: string;
+  since: number;
+  cureDeadline: number | null;
+}
+
+interface VersionInfo {
+  readonly fromMs: number;
+  readonly sheet: SheetVersion;
+  /** exposureOf(sheet), sorted. */
+  readonly exposure: readonly string[];
+}
+
+interface EntitySlot {
+  readonly id: string;
+  versions: VersionInfo[];
+  /** Union of the versions' exposures, sorted. */
+  exposure: readonly string[];
+  readonly ltv: Map<string, AlertSlot>;
+  readonly cure: Map<string, AlertSlot>;
+  dscr: AlertSlot | null;
+  stale: AlertSlot | null;
+  /** The latest valuation (at quote time, without stress) and the version it used. */
+  latest: { readonly sheet: SheetVersion; readonly valuation: Valuation } | null;
+}
+
+export interface ProcessorState {
+  /** The processor clock: largest quote/tick ts seen (null before the first). */
+  clockMs: number | null;
+  /** Start of the open conflation window (null before the first clock value). */
+  windowStartMs: number | null;
+  readonly index: MarketIndex;
+  readonly entities: Map<string, EntitySlot>;
+  /** instrument id -> ids of the entities exposed to it (any of their versions). */
+  readonly exposedBy: Map<string, Set<string>>;
+  /** The earliest pending cure deadline (Infinity when none). */
+  nextCureMs: number;
+  readonly window: {
+    readonly instruments: Set<string>;
+    readonly rejected: Map<string, number>;
+    readonly entities: Set<string>;
+    readonly alertKeys: Set<string>;
+  };
+}
+
+export function initialState(_params: DomainParams): ProcessorState {
+  return {
+    clockMs: null,
+    windowStartMs: null,
+    index: emptyMarketIndex(),
+    entities: new Map(),
+    exposedBy: new Map(),
+    nextCureMs: Infinity,
+    window: { instruments: new Set(), rejected: new Map(), entities: new Set(), alertKeys: new Set() },
+  };
+}
+
+const ENTITY_FACILITY = '-';
+const alertKey = (entity: string, facility: string | null, rule: AlertRule): string => `${entity}/${facility ?? ENTITY_FACILITY}/${rule}`;
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+type Cause = Readonly<Record<string, string | number | null>>;
+
+function pushAlert(
+  state: ProcessorState,
+  out: StepOutput[],
+  a: { entity: string; facility: string | null; rule: AlertRule; from: string; to: string; value: number | null; threshold: number | null; at: number; cause?: Cause },
+): void {
+  out.push({ kind: 'alert', eventId: eventId('alert', a.entity, a.facility, a.rule, a.from, a.to, a.at), ...a });
+  if (a.entity !== ENTITY_FACILITY) state.window.alertKeys.add(alertKey(a.entity, a.facility, a.rule));
+}
+
+/** The version in force at `atMs`: the last whose effectiveFrom is at or before it (none: null). */
+function versionAt(slot: EntitySlot, atMs: number): VersionInfo | null {
+  const v = slot.versions;
+  for (let i = v.length - 1; i >= 0; i--) if (v[i].fromMs <= atMs) return v[i];
+  return null;
+}
+
+// ---------------------------------------------------------------- alerts of one entity
+
+function evaluateEntity(state: ProcessorState, slot: EntitySlot, atMs: number, params: DomainParams, out: StepOutput[], cause: Cause | undefined): void {
+  const version = versionAt(slot, atMs);
+  if (version === null) return; // not in force yet: nothing to value, statuses hold
+  const sheet = version.sheet;
+  const valuation = valueEntity(sheet, state.index.market, atMs, params, { stress: false });
+  slot.latest = { sheet, valuation };
+  state.window.entities.add(slot.id);
+  const id = slot.id;
+  const h = params.hysteresis;
+
+  // Facility LTV statuses and the cure ladder.
+  const facs = sheet.facilities;
+  const vals = valuation.facilities;
+  let dscrMin: number | null = null;
+  for (let i = 0; i < facs.length; i++) {
+    const fac = facs[i];
+    const fv = vals[i];
+    if (fv === undefined || fv.id !== fac.id) continue;
+    const d = fac.covenants.dscrMin;
+    if (d !== undefined && fv.outstanding > 0 && (dscrMin === null || d > dscrMin)) dscrMin = d;
+    const prev = slot.ltv.get(fac.id);
+    const cur = (prev?.status ?? 'ok') as LtvStatus;
+    const worthless = fv.ltv === null && fv.outstanding > 0 && fv.collateralValue === 0;
+    const t = nextLtvStatus(cur, { ltv: fv.ltv, worthlessCollateral: worthless }, fac.covenants, h);
+    if (t === null) continue;
+    const deadline = nextCureDeadline(cur, t.to, prev?.cureDeadline ?? null, atMs, fac.cureHours ?? params.defaultCureHours);
+    slot.ltv.set(fac.id, { status: t.to, since: atMs, cureDeadline: deadline });
+    if (deadline !== null && deadline < state.nextCureMs) state.nextCureMs = deadline;
+    pushAlert(state, out, { entity: id, facility: fac.id, rule: 'ltv', from: cur, to: t.to, value: fv.ltv, threshold: t.threshold, at: atMs, cause });
+    const cure = slot.cure.get(fac.id);
+    if (cure !== undefined && cure.status === CURE.expired && LTV_LEVEL[t.to] < LTV_LEVEL.margin_call) {
+      slot.cure.set(fac.id, { status: CURE.cured, since: atMs, cureDeadline: null });
+      pushAlert(state, out, { entity: id, facility: fac.id, rule: 'cure_expired', from: CURE.expired, to: CURE.cured, value: fv.ltv, threshold: t.threshold, at: atMs, cause });
+    }
+  }
+
+  // Entity DSCR.
+  const dscrCur = (slot.dscr?.status ?? 'ok') as DscrAlertStatus;
+  const dt = nextDscrStatus(dscrCur, valuation.dscr, dscrMin, h);
+  if (dt !== null) {
+    slot.dscr = { status: dt.to, since: atMs, cureDeadline: null };
+    pushAlert(state, out, { entity: id, facility: null, rule: 'dscr', from: dscrCur, to: dt.to, value: valuation.dscr, threshold: dt.threshold, at: atMs, cause });
+  }
+
+  // Stale data: an index the valuation needs is missing (valuation.missing) or stale.
+  let staleCause: Record<string, string> | null = null;
+  let staleCount = 0;
+  const missing = valuation.missing ?? [];
+  const needs = new Set<string>(missing);
+  for (const instrument of version.exposure) {
+    const idx = state.index.instruments.get(instrument);
+    if (idx !== undefined && idx.value !== null && idx.stale) needs.add(instrument);
+  }
+  if (needs.size > 0) {
+    staleCause = {};
+    for (const instrument of [...needs].sort(byString)) {
+      staleCause[instrument] = missing.includes(instrument) ? 'missing' : 'stale';
+      staleCount++;
+    }
+  }
+  const staleCur = slot.stale?.status ?? 'ok';
+  const staleNext = staleCause === null ? 'ok' : 'stale';
+  if (staleNext !== staleCur) {
+    slot.stale = { status: staleNext, since: atMs, cureDeadline: null };
+    pushAlert(state, out, { entity: id, facility: null, rule: 'stale_data', from: staleCur, to: staleNext, value: staleCount, threshold: null, at: atMs, cause: staleCause ?? cause });
+  }
+}
+
+// ---------------------------------------------------------------- market
+
+/** Reports the outliers of an index change; true when the index changed (its entities need revaluing). */
+function noteIndexChange(state: ProcessorState, change: IndexChange, out: StepOutput[]): boolean {
+  const instrument = change.index.instrument;
+  const clock = state.clockMs as number;
+  if (change.newRejections.length > 0) {
+    state.window.rejected.set(instrument, (state.window.rejected.get(instrument) ?? 0) + change.newRejections.length);
+    for (const r of change.newRejections) {
+      out.push({ kind: 'data_quality', eventId: eventId('data_quality', 'outlier', instrument, r.source, r.ts), ts: clock, instrument, source: r.source, reason: 'outlier', value: r.price });
+      pushAlert(state, out, {
+        entity: ENTITY_FACILITY,
+        facility: null,
+        rule: 'data_quality',
+        from: 'accepted',
+        to: 'rejected',
+        value: r.price,
+        threshold: change.index.rule.maxDeviation,
+        at: clock,
+        cause: { instrument, source: r.source, quoteTs: r.ts, median: r.median, deviation: r.deviation },
+      });
+    }
+  }
+  if (!change.changed) return false;
+  state.window.instruments.add(instrument);
+  return true;
+}
+
+function onIndexChange(state: ProcessorState, change: IndexChange, params: DomainParams, out: StepOutput[], cause: Cause): void {
+  if (!noteIndexChange(state, change, out)) return;
+  const exposed = state.exposedBy.get(change.index.instrument);
+  if (exposed === undefined) return;
+  const clock = state.clockMs as number;
+  for (const id of exposed) evaluateEntity(state, state.entities.get(id) as EntitySlot, clock, params, out, cause);
+}
+
+/** Moves the clock forward to `ts`: closes the window it leaves, ages out quotes, expires cures. */
+function advanceClock(state: ProcessorState, ts: number, params: DomainParams, out: StepOutput[]): void {
+  if (state.clockMs !== null && ts <= state.clockMs) return;
+  const windowStart = Math.floor(ts / params.emitIntervalMs) * params.emitIntervalMs;
+  if (state.windowStartMs !== null && windowStart > state.windowStartMs) closeWindow(state, params, out);
+  state.windowStartMs = windowStart;
+  state.clockMs = ts;
+  // Quotes ageing out: every index first, then each affected entity once, so that a stale_data
+  // alert names every index that went stale at this instant.
+  let expired: string[] | null = null;
+  for (const idx of state.index.instruments.values()) {
+    if (idx.nextExpiryMs < ts && noteIndexChange(state, refreshIndex(state.index, idx, ts), out)) (expired ??= []).push(idx.instrument);
+  }
+  if (expired !== null) {
+    const affected = new Set<string>();
+    for (const instrument of expired) for (const id of state.exposedBy.get(instrument) ?? []) affected.add(id);
+    const cause = { expired: expired.join(',') };
+    for (const id of affected) evaluateEntity(state, state.entities.get(id) as EntitySlot, ts, params, out, cause);
+  }
+  if (state.nextCureMs <= ts) expireCures(state, ts, out);
+}
+
+function expireCures(state: ProcessorState, clock: number, out: StepOutput[]): void {
+  let next = Infinity;
+  for (const slot of state.entities.values()) {
+    for (const [facility, s] of slot.ltv) {
+      if (s.cureDeadline === null) continue;
+      if (s.cureDeadline > clock) {
+        if (s.cureDeadline < next) next = s.cureDeadline;
+        continue;
+      }
+      const deadline = s.cureDeadline;
+      s.cureDeadline = null; // fires once; the ltv status itself is unchanged
+      state.window.alertKeys.add(alertKey(slot.id, facility, 'ltv'));
+      const from = slot.cure.get(facility)?.status === CURE.expired ? CURE.expired : CURE.pending;
+      slot.cure.set(facility, { status: CURE.expired, since: clock, cureDeadline: null });
+      const ltv = slot.latest?.valuation.facilities.find((f) => f.id === facility)?.ltv ?? null;
+      pushAlert(state, out, { entity: slot.id, facility, rule: 'cure_expired', from, to: CURE.expired, value: ltv, threshold: null, at: clock, cause: { deadline, status: s.status } });
+    }
+  }
+  state.nextCureMs = next;
+}
+
+// ---------------------------------------------------------------- windows
+
+function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutput[]): void {
+  const ws = state.windowStartMs;
+  const clock = state.clockMs;
+  if (ws === null || clock === null) return;
+  const w = state.window;
+  for (const instrument of [...w.instruments].sort(byString)) {
+    const idx = state.index.instruments.get(instrument);
+    if (idx === undefined) continue;
+    out.push({
+      kind: 'index',
+      eventId: eventId('index', instrument, ws),
+      instrument,
+      ts: ws,
+      value: idx.value,
+      sources: idx.sources,
+      stale: idx.stale,
+      rejected: w.rejected.get(instrument) ?? 0,
+      bySource: idx.bySource,
+    });
+  }
+  for (const id of [...w.entities].sort(byString)) {
+    const slot = state.entities.get(id);
+    if (slot === undefined) continue;
+    const version = versionAt(slot, clock);
+    if (version === null) continue;
+    const v = valueEntity(version.sheet, state.index.market, clock, params, { stress: true });
+    const inputs: Record<string, { value: number | null; sources: number }> = {};
+    for (const instrument of version.exposure) inputs[instrument] = indexInput(state.index, instrument);
+    out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot), inputs });
+  }
+  for (const key of [...w.alertKeys].sort(byString)) {
+    const s = slotOfKey(state, key);
+    if (s === null) continue;
+    out.push({ kind: 'alert_state', key, status: s.status, cureDeadline: s.cureDeadline, since: s.since, eventId: eventId('alert_state', key, s.status, s.since, s.cureDeadline), ts: ws });
+  }
+  w.instruments.clear();
+  w.rejected.clear();
+  w.entities.clear();
+  w.alertKeys.clear();
+}
+
+/** The valuation with the alert machine's statuses (hysteresis) in place of the raw ones. */
+function withAlertStatuses(v: Valuation, slot: EntitySlot): Valuation {
+  return {
+    ...v,
+    dscrStatus: (slot.dscr?.status ?? 'ok') as DscrAlertStatus,
+    facilities: v.facilities.map((f) => ({ ...f, status: (slot.ltv.get(f.id)?.status ?? 'ok') as LtvStatus })),
+  };
+}
+
+function slotOfKey(state: ProcessorState, key: string): AlertSlot | null {
+  const parts = key.split('/');
+  if (parts.length !== 3) return null;
+  const [entity, facility, rule] = parts;
+  const slot = state.entities.get(entity);
+  if (slot === undefined) return null;
+  switch (rule) {
+    case 'ltv':
+      return slot.ltv.get(facility) ?? null;
+    case 'cure_expired':
+      return slot.cure.get(facility) ?? null;
+    case 'dscr':
+      return facility === ENTITY_FACILITY ? slot.dscr : null;
+    case 'stale_data':
+      return facility === ENTITY_FACILITY ? slot.stale : null;
+    default:
+      return null;
+  }
+}
+
+// ---------------------------------------------------------------- entities
+
+function removeExposure(state: ProcessorState, slot: EntitySlot): void {
+  for (const instrument of slot.exposure) {
+    const set = state.exposedBy.get(instrument);
+    if (set === undefined) continue;
+    set.delete(slot.id);
+    if (set.size === 0) state.exposedBy.delete(instrument);
+  }
+}
+
+function toVersions(entity: Entity, params: DomainParams): VersionInfo[] {
+  const versions = entity.versions.map((sheet) => ({
+    fromMs: sheet.effectiveFrom === undefined ? -Infinity : parseDateMs(sheet.effectiveFrom),
+    sheet,
+    exposure: [...exposureOf(sheet, params)].sort(byString),
+  }));
+  // Stable sort: versions are validated upstream; this keeps as-of lookups right whatever the order.
+  return versions.sort((a, b) => a.fromMs - b.fromMs);
+}
+
+function onEntity(state: ProcessorState, id: string, entity: Entity | null, params: DomainParams, out: StepOutput[]): void {
+  const existing = state.entities.get(id);
+  if (existing !== undefined) removeExposure(state, existing);
+  if (entity === null) {
+    // Removal: its statuses go with it (the runtime decides whether to tombstone alert-state).
+    state.entities.delete(id);
+    state.window.entities.delete(id);
+    return;
+  }
+  const versions = toVersions(entity, params);
+  const union = new Set<string>();
+  for (const v of versions) for (const i of v.exposure) union.add(i);
+  const exposure = [...union].sort(byString);
+  const slot: EntitySlot = existing ?? { id, versions, exposure, ltv: new Map(), cure: new Map(), dscr: null, stale: null, latest: null };
+  slot.versions = versions;
+  slot.exposure = exposure;
+  if (existing === undefined) state.entities.set(id, slot);
+  for (const instrument of exposure) {
+    let set = state.exposedBy.get(instrument);
+    if (set === undefined) {
+      set = new Set();
+      state.exposedBy.set(instrument, set);
+    }
+    set.add(id);
+  }
+  if (state.clockMs !== null) evaluateEntity(state, slot, state.clockMs, params, out, { entity: 'updated' });
+}
+
+// ---------------------------------------------------------------- the step
+
+/** Applies one event. Mutates and returns `state` (the passed state is consumed). */
+export function step(state: ProcessorState, event: StepEvent, params: DomainParams): { state: ProcessorState; outputs: StepOutput[] } {
+  const out: StepOutput[] = [];
+  switch (event.kind) {
+    case 'quote': {
+      const q = event.quote;
+      advanceClock(state, q.ts, params, out);
+      const clock = state.clockMs as number;
+      out.push({ kind: 'price', eventId: eventId('price', q.instrument, q.source, q.ts), instrument: q.instrument, source: q.source, ts: q.ts, value: q.price });
+      if (q.ts < clock) {
+        out.push({ kind: 'data_quality', eventId: eventId('data_quality', 'late', q.instrument, q.source, q.ts), ts: q.ts, instrument: q.instrument, source: q.source, reason: 'late', value: q.price });
+      }
+      if (q.unknownModel !== undefined) {
+        out.push({ kind: 'data_quality', eventId: eventId('data_quality', 'unknown_model', q.instrument, q.source, q.ts), ts: q.ts, instrument: q.instrument, source: q.source, reason: 'unknown_model', value: q.price });
+      }
+      const change = applyQuote(state.index, q, clock, params);
+      if (change !== null) {
+        state.window.instruments.add(q.instrument);
+        onIndexChange(state, change, params, out, { instrument: q.instrument, source: q.source, price: q.price });
+      }
+      break;
+    }
+    case 'tick':
+      advanceClock(state, event.ts, params, out);
+      break;
+    case 'entity':
+      onEntity(state, event.id, event.entity, params, out);
+      break;
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+  return { state, outputs: out };
+}
+
+/** Closes the open window (the end of a replay). Mutates and returns `state`. */
+export function flush(state: ProcessorState, params: DomainParams): { state: ProcessorState; outputs: StepOutput[] } {
+  const out: StepOutput[] = [];
+  closeWindow(state, params, out);
+  return { state, outputs: out };
+}
+
+// ---------------------------------------------------------------- restart
+
+/** Every alert status held (keys `entity/facility/rule`, facility `-` for entity rules), sorted by key. */
+export function alertStates(state: ProcessorState): AlertStateRecord[] {
+  const records: AlertStateRecord[] = [];
+  const put = (key: string, s: AlertSlot | null): void => {
+    if (s !== null) records.push({ key, status: s.status, cureDeadline: s.cureDeadline, since: s.since });
+  };
+  for (const slot of state.entities.values()) {
+    for (const [f, s] of slot.ltv) put(alertKey(slot.id, f, 'ltv'), s);
+    for (const [f, s] of slot.cure) put(alertKey(slot.id, f, 'cure_expired'), s);
+    put(alertKey(slot.id, null, 'dscr'), slot.dscr);
+    put(alertKey(slot.id, null, 'stale_data'), slot.stale);
+  }
+  return records.sort((a, b) => byString(a.key, b.key));
+}
+
+const VALID_STATUS: Readonly<Record<string, readonly string[]>> = {
+  ltv: STATUS,
+  cure_expired: [CURE.pending, CURE.expired, CURE.cured],
+  dscr: ['ok', 'breach'],
+  stale_data: ['ok', 'stale'],
+};
+
+/**
+ * After a look-back rebuild (whose outputs the runtime discards), the persisted alert states
+ * overwrite the rebuilt ones, so a restart neither re-fires a transition nor loses a pending cure
+ * deadline. Keys absent from `records` keep their rebuilt status; records of unknown entities or
+ * with a status their rule does not have are ignored. Mutates and returns `state`.
+ */
+export function restoreAlertStates(state: ProcessorState, records: readonly AlertStateRecord[]): ProcessorState {
+  for (const r of records) {
+    const parts = r.key.split('/');
+    if (parts.length !== 3) continue;
+    const [entity, facility, rule] = parts;
+    const slot = state.entities.get(entity);
+    if (slot === undefined || !(VALID_STATUS[rule]?.includes(r.status) ?? false)) continue;
+    const s: AlertSlot = { status: r.status, since: r.since, cureDeadline: r.cureDeadline };
+    if (rule === 'ltv') slot.ltv.set(facility, s);
+    else if (rule === 'cure_expired') slot.cure.set(facility, s);
+    else if (rule === 'dscr' && facility === ENTITY_FACILITY) slot.dscr = s;
+    else if (rule === 'stale_data' && facility === ENTITY_FACILITY) slot.stale = s;
+  }
+  let next = Infinity;
+  for (const slot of state.entities.values()) for (const s of slot.ltv.values()) if (s.cureDeadline !== null && s.cureDeadline < next) next = s.cureDeadline;
+  state.nextCureMs = next;
+  return state;
+}

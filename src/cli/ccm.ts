@@ -18,6 +18,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   value: { summary: 'value one entity sheet against a market file', load: () => import('./value.ts') },
   'entities validate': { summary: 'check every sheet in a directory', load: () => import('./entities-validate.ts') },
   'entities publish': { summary: 'validate the sheets and publish each entity to the entities topic', load: () => import('./entities-publish.ts') },
+  replay: { summary: 'replay stream files or a Kafka time range through the processor under a run name', load: () => import('./replay.ts') },
+  'runs list': { summary: 'list runs (replay topics and InfluxDB series)', load: () => import('./runs.ts').then((m) => ({ main: (a: readonly string[]) => m.main(['list', ...a]) })) },
+  'runs delete': { summary: 'delete a run (its replay topics and InfluxDB series)', load: () => import('./runs.ts').then((m) => ({ main: (a: readonly string[]) => m.main(['delete', ...a]) })) },
+  record: { summary: 'write the quotes topic to stream files, one per day', load: () => import('./record.ts') },
+  'market snapshot': { summary: 'write the market state of a run at an instant as a market file (for ccm value)', load: () => import('./market-snapshot.ts') },
   simulate: { summary: 'generate a scenario stream file (seeded, deterministic)', load: () => import('./simulate.ts') },
   'import-csv': { summary: 'turn a CSV of prices into a stream file', load: () => import('./import-csv.ts') },
 };

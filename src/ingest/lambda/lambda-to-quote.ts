@@ -38,8 +38,10 @@ export function lambdaToQuotes(body: unknown, o: { catalog: Catalog; receivedAt:
       out.push(rejected(`lambda: ${name} has specs.gpus ${JSON.stringify(gpus)}`, raw));
       continue;
     }
-    const fromModel = toModelInstrument(o.catalog, 'rental', lambdaModelName(name));
-    const m = fromModel.unknownModel === undefined ? fromModel : toModelInstrument(o.catalog, 'rental', name).unknownModel === undefined ? toModelInstrument(o.catalog, 'rental', name) : fromModel;
+    // The model part ("h100_sxm5") first, then the whole instance name; unknown: flagged with the instance name.
+    const byModel = toModelInstrument(o.catalog, 'rental', lambdaModelName(name));
+    const byName = toModelInstrument(o.catalog, 'rental', name);
+    const m = byModel.unknownModel === undefined ? byModel : byName.unknownModel === undefined ? byName : { instrument: byModel.instrument, unknownModel: name };
     const price = cents / 100 / gpus;
     const cur = best.get(m.instrument);
     if (!cur) best.set(m.instrument, { price, sizes: 1, unknownModel: m.unknownModel, raws: [raw] });

@@ -1,0 +1,51 @@
+import { logLevel, type logCreator, type LogEntry } from 'kafkajs';
+import type { Logger } from '../logger.ts';
+
+/**
+ * kafkajs's logs through our one pino logger (STYLE.md 12): kafkajs hands each entry to the
+ * function its `logCreator` returns (kafkajs docs "Custom logging"). The entry's `log` object
+ * carries the message plus context (broker, groupId, error, stack...); the kafkajs timestamp is
+ * dropped since pino stamps its own.
+ */
+export function kafkaLogCreator(root: Logger): logCreator {
+  const log = root.child({ component: 'kafkajs' });
+  return () =>
+    ({ namespace, level, log: entry }: LogEntry) => {
+      const { message, timestamp: _timestamp, ...extra } = entry;
+      const obj = { namespace, ...extra };
+      switch (level) {
+        case logLevel.ERROR:
+          log.error(obj, message);
+          break;
+        case logLevel.WARN:
+          log.warn(obj, message);
+          break;
+        case logLevel.INFO:
+          log.info(obj, message);
+          break;
+        case logLevel.DEBUG:
+          log.debug(obj, message);
+          break;
+        case logLevel.NOTHING:
+          break;
+      }
+    };
+}
+
+/** The kafkajs level that lets through what pino's level would print (kafkajs filters before the creator). */
+export function kafkaLogLevelOf(pinoLevel: string): logLevel {
+  switch (pinoLevel) {
+    case 'trace':
+    case 'debug':
+      return logLevel.DEBUG;
+    case 'info':
+      return logLevel.INFO;
+    case 'warn':
+      return logLevel.WARN;
+    case 'error':
+    case 'fatal':
+      return logLevel.ERROR;
+    default:
+      return logLevel.NOTHING;
+  }
+}

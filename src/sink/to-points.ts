@@ -1,0 +1,172 @@
+import type { StepOutput } from '../domain/step-types.ts';
+import { STATUS, statusLevel, type LtvStatus, type Valuation } from '../domain/valuation-types.ts';
+import { FIELD, MEASUREMENT, NO_TAG_VALUE, TAG } from './measurements.ts';
+import type { Point } from './sink.ts';
+
+/**
+ * The processor's outputs -> InfluxDB points (the table in measurements.ts). Pure: the same output
+ * always gives the same points, stamped with its event time, so a redelivered output overwrites
+ * its own points. A null (or absent) number is an omitted field, as is anything not finite:
+ * InfluxDB has no null and must never get NaN or Infinity. Booleans are 0/1, statuses their level.
+ * `alert_state` has no point: it lives in the compacted Kafka topic only.
+ */
+export function toPoints(output: StepOutput, run: string): Point[] {
+  // a point without fields is invalid line protocol (and would fail its whole batch)
+  return pointsOf(output, run).filter((p) => Object.keys(p.fields).length > 0);
+}
+
+function pointsOf(output: StepOutput, run: string): Point[] {
+  switch (output.kind) {
+    case 'price':
+      return [point(MEASUREMENT.price, { [TAG.instrument]: output.instrument, [TAG.source]: output.source }, run, { [FIELD.value]: output.value }, output.ts)];
+    case 'index':
+      return [
+        point(
+          MEASUREMENT.index,
+          { [TAG.instrument]: output.instrument },
+          run,
+          { [FIELD.value]: output.value, [FIELD.sources]: output.sources, [FIELD.stale]: bit(output.stale), [FIELD.rejected]: output.rejected },
+          output.ts,
+        ),
+      ];
+    case 'valuation':
+      return valuationPoints(output.valuation, run, output.ts);
+    case 'alert':
+      return [
+        point(
+          MEASUREMENT.alert,
+          { [TAG.entity]: output.entity, [TAG.facility]: output.facility ?? NO_TAG_VALUE, [TAG.rule]: output.rule, [TAG.to]: output.to },
+          run,
+          { [FIELD.value]: output.value, [FIELD.threshold]: output.threshold, [FIELD.level]: levelOf(output.to) },
+          output.at,
+        ),
+      ];
+    case 'data_quality':
+      return [
+        point(
+          MEASUREMENT.dataQuality,
+          { [TAG.instrument]: output.instrument, [TAG.source]: output.source, [TAG.reason]: output.reason },
+          run,
+          { [FIELD.count]: 1 },
+          output.ts,
+        ),
+      ];
+    case 'alert_state':
+      return [];
+    default:
+      return assertNever(output);
+  }
+}
+
+/** One `valuation` point, one `facility` point per facility, one `item` per fleet item, one `stress` per scenario. */
+function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
+  const entity = v.entity;
+  const worst = v.facilities.reduce((m, f) => (f.dataMissing === true ? m : Math.max(m, statusLevel(f.status))), 0);
+  const points: Point[] = [
+    point(
+      MEASUREMENT.valuation,
+      { [TAG.entity]: entity, [TAG.type]: v.type ?? NO_TAG_VALUE },
+      run,
+      {
+        [FIELD.cryptoValue]: v.cryptoValue,
+        [FIELD.fleetValue]: v.fleetValue,
+        [FIELD.cash]: v.cash,
+        [FIELD.grossAssets]: v.grossAssets,
+        [FIELD.totalDebt]: v.totalDebt,
+        [FIELD.securedDebt]: v.securedDebt,
+        [FIELD.collateralValue]: v.collateralValue,
+        [FIELD.liquidationValue]: v.liquidationValue,
+        [FIELD.equity]: v.equity,
+        [FIELD.ltv]: v.ltv,
+        [FIELD.forcedSaleLtv]: v.forcedSaleLtv,
+        [FIELD.noi12]: v.noi12,
+        [FIELD.debtService12]: v.debtService12,
+        [FIELD.maturities12]: v.maturities12,
+        [FIELD.dscr]: v.dscr,
+        [FIELD.dscrBreach]: bit(v.dscrStatus === 'breach'),
+        [FIELD.liquidityCoverage]: v.liquidityCoverage,
+        [FIELD.runwayMonths]: v.runwayMonths,
+        [FIELD.netLeverage]: v.netLeverage,
+        [FIELD.breakevenRentalRate]: v.breakevenRentalRate,
+        [FIELD.breakevenRentalRateAtCovenant]: v.breakevenRentalRateAtCovenant,
+        [FIELD.stale]: bit((v.missing?.length ?? 0) > 0),
+        [FIELD.statusLevel]: worst,
+      },
+      ts,
+    ),
+  ];
+  for (const f of v.facilities) {
+    points.push(
+      point(
+        MEASUREMENT.facility,
+        { [TAG.entity]: entity, [TAG.facility]: f.id, [TAG.lender]: f.lender ?? NO_TAG_VALUE },
+        run,
+        {
+          [FIELD.outstanding]: f.outstanding,
+          [FIELD.collateralValue]: f.collateralValue,
+          [FIELD.liquidationValue]: f.liquidationValue,
+          [FIELD.ltv]: f.ltv,
+          [FIELD.forcedSaleLtv]: f.forcedSaleLtv,
+          [FIELD.headroom]: f.headroom,
+          [FIELD.ltvIn12m]: f.ltvIn12m,
+          // with data missing the status is not meaningful (valuation-types.ts): no level rather than a wrong one
+          [FIELD.statusLevel]: f.dataMissing === true ? null : statusLevel(f.status),
+          [FIELD.cureAmountUsd]: f.cureAmountUsd,
+          [FIELD.tenorMonthsLeft]: f.tenorMonthsLeft,
+          [FIELD.collateralLifeMonthsLeft]: f.collateralLifeMonthsLeft,
+          [FIELD.debtOutlivesCollateral]: f.debtOutlivesCollateral === undefined ? null : bit(f.debtOutlivesCollateral),
+          [FIELD.dataMissing]: f.dataMissing === undefined ? null : bit(f.dataMissing),
+          [FIELD.ltvWarn]: f.covenants?.ltvWarn,
+          [FIELD.ltvMarginCall]: f.covenants?.ltvMarginCall,
+          [FIELD.ltvLiquidation]: f.covenants?.ltvLiquidation,
+          [FIELD.dscrMin]: f.covenants?.dscrMin,
+        },
+        ts,
+      ),
+    );
+  }
+  for (const item of v.fleet) {
+    points.push(
+      point(
+        MEASUREMENT.item,
+        { [TAG.entity]: entity, [TAG.item]: item.id, [TAG.model]: item.model, [TAG.valuedBy]: item.valuedBy },
+        run,
+        { [FIELD.marketValue]: item.marketValue, [FIELD.liquidationValue]: item.liquidationValue, [FIELD.haircut]: item.haircut },
+        ts,
+      ),
+    );
+  }
+  for (const s of v.stress) {
+    points.push(
+      point(
+        MEASUREMENT.stress,
+        { [TAG.entity]: entity, [TAG.scenario]: s.scenario },
+        run,
+        { [FIELD.ltv]: s.ltv, [FIELD.dscr]: s.dscr, [FIELD.worstStatusLevel]: s.facilities.reduce((m, f) => Math.max(m, statusLevel(f.status)), 0) },
+        ts,
+      ),
+    );
+  }
+  return points;
+}
+
+/** The level of an alert's new status: the LTV ladder's 0-3, else 1 for a breach-like status and 0 for ok. */
+function levelOf(to: string): number {
+  return (STATUS as readonly string[]).includes(to) ? statusLevel(to as LtvStatus) : 1;
+}
+
+function point(measurement: string, tags: Record<string, string>, run: string, fields: Record<string, number | null | undefined>, ts: number): Point {
+  const kept: Record<string, number> = {};
+  for (const [k, v] of Object.entries(fields)) if (typeof v === 'number' && Number.isFinite(v)) kept[k] = v;
+  // InfluxDB drops a tag with an empty value, which would merge series: name the absence instead
+  const t: Record<string, string> = {};
+  for (const [k, v] of Object.entries(tags)) t[k] = v === '' ? NO_TAG_VALUE : v;
+  t[TAG.run] = run;
+  return { measurement, tags: t, fields: kept, ts };
+}
+
+const bit = (b: boolean): number => (b ? 1 : 0);
+
+function assertNever(x: never): never {
+  throw new Error(`toPoints: unhandled output ${JSON.stringify(x)}`);
+}

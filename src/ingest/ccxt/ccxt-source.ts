@@ -161,6 +161,9 @@ export class CcxtWsSource implements QuoteSource {
       this.silent = false;
       let failure: string;
       try {
+        // ccxt refuses plain ws:// URLs (test servers, local relays) until its http agent is loaded
+        // (Exchange.getHttpAgentIfNeeded, ccxt 4.5.84); loading it is harmless for wss://.
+        await ex.loadHttpProxyAgent();
         await ensureMarkets(ex);
         const symbols = listed(ex, this.o.symbols, this.o.logger, this.warned);
         if (symbols.length === 0) throw new Error(`none of ${this.o.symbols.join(', ')} is listed`);

@@ -56,6 +56,15 @@ export function outstandingAt(principal: number, n: number, startMs: number, mat
   return principal * Math.max(0, 1 - wholeMonths(startMs, tMs) / n);
 }
 
+/**
+ * a / b, or null when the quotient is not a finite number: a ratio over a vanishing denominator
+ * is reported as unknown, never as Infinity or NaN (the valuation output never holds either).
+ */
+const ratio = (a: number, b: number): number | null => {
+  const r = a / b;
+  return Number.isFinite(r) ? r : null;
+};
+
 const monthsOf = (f: Facility): number => (f.amortization.kind === 'straight_line' ? f.amortization.months : 0);
 
 /** LTV status from the thresholds (no hysteresis here: that is the alert state machine's job). */
@@ -362,21 +371,22 @@ function facilityLtv(out: number, secured: boolean, cv: number | null): number |
   if (!secured) return null;
   if (out === 0) return 0;
   if (cv === null || cv === 0) return null;
-  return out / cv;
+  return ratio(out, cv);
 }
 
 function facilityStatus(out: number, secured: boolean, cv: number | null, ltv: number | null, c: Covenants): LtvStatus {
   if (!secured || out === 0) return 'ok';
-  // Worthless collateral is the worst case, never ok. With a missing index the status is not
-  // known: `ok` here, `dataMissing` set, and the alert state machine holds the previous status.
-  if (cv === 0) return 'liquidation';
-  return ltv === null ? 'ok' : ltvStatusOf(ltv, c);
+  // With a missing index the status is not known: `ok` here, `dataMissing` set, and the alert
+  // state machine holds the previous status. Worthless collateral (ltv null with a value of 0, or
+  // so small the ratio overflows) is the worst case, never ok.
+  if (cv === null) return 'ok';
+  return ltv === null ? 'liquidation' : ltvStatusOf(ltv, c);
 }
 
 function entityRatio(securedDebt: number, value: number | null): number | null {
   if (securedDebt === 0) return 0;
   if (value === null || value === 0) return null;
-  return securedDebt / value;
+  return ratio(securedDebt, value);
 }
 
 /** Months of economic life left in the pledged fleet: life runs from acquisition, capped by the model's life from release. */
@@ -485,10 +495,11 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
     if (isSecured) {
       const cv12 = a.facCv12[f];
       if (out12[f] === 0) ltvIn12m = 0;
-      else if (out > 0 && cv12 !== null && cv12 > 0) ltvIn12m = out12[f] / cv12;
+      else if (out > 0 && cv12 !== null && cv12 > 0) ltvIn12m = ratio(out12[f], cv12);
     }
     const restore = fac.ltvRestore ?? c.ltvWarn ?? c.ltvMarginCall;
-    const cure = ltv === null || restore === undefined ? null : Math.max(0, out / restore - (cv ?? 0));
+    const cureRaw = ltv === null || restore === undefined ? null : ratio(out, restore);
+    const cure = cureRaw === null ? null : Math.max(0, cureRaw - (cv ?? 0));
     const tenorMonthsLeft = wholeMonths(t, dateMs(fac.maturity));
     const lifeLeft = collateralLifeMonthsLeft(sheet, fac, t, params);
     facOut[f] = {
@@ -515,13 +526,13 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const cryptoValue = a.cryptoValue;
   const grossAssets = cryptoValue === null ? null : cash + cryptoValue + fleetValue;
   const noi12 = a.noi12;
-  const dscr = noi12 === null || debtService12 === 0 ? null : noi12 / debtService12;
+  const dscr = noi12 === null || debtService12 === 0 ? null : ratio(noi12, debtService12);
   const due = debtService12 + maturities12;
   const liquidityCoverage =
-    noi12 === null || a.unpledgedCrypto === null || due === 0 ? null : Math.max(0, cash + a.unpledgedCrypto * (1 - params.cryptoHaircut) + noi12) / due;
+    noi12 === null || a.unpledgedCrypto === null || due === 0 ? null : ratio(Math.max(0, cash + a.unpledgedCrypto * (1 - params.cryptoHaircut) + noi12), due);
   const runwayDenominator = noi12 === null ? 0 : due - noi12;
-  const runwayMonths = runwayDenominator > 0 ? (12 * cash) / runwayDenominator : null;
-  const netLeverage = noi12 === null || noi12 <= 0 || cryptoValue === null ? null : (totalDebt - cash - cryptoValue) / noi12;
+  const runwayMonths = runwayDenominator > 0 ? ratio(12 * cash, runwayDenominator) : null;
+  const netLeverage = noi12 === null || noi12 <= 0 || cryptoValue === null ? null : ratio(totalDebt - cash - cryptoValue, noi12);
 
   // Break-even rental: noi12 = A + B f with B the spot revenue (DOMAIN.md), quoted in today's index
   // of the GPU item with the largest count.
@@ -534,8 +545,10 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
     const refRate = ref < 0 ? undefined : indexOf(market.rental, fleet[ref].model);
     if (refRate !== undefined) {
       const A = noi12 - B;
-      breakevenRentalRate = Math.max(0, (debtService12 - A) / B) * refRate;
-      if (maxDscrMin !== null) breakevenRentalRateAtCovenant = Math.max(0, (maxDscrMin * debtService12 - A) / B) * refRate;
+      const f1 = ratio(debtService12 - A, B);
+      breakevenRentalRate = f1 === null ? null : Math.max(0, f1) * refRate;
+      const fc = maxDscrMin === null ? null : ratio(maxDscrMin * debtService12 - A, B);
+      if (fc !== null) breakevenRentalRateAtCovenant = Math.max(0, fc) * refRate;
     }
   }
 
@@ -553,7 +566,7 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
       stress.push({
         scenario: sc.name,
         ltv: entityRatio(securedDebt, s.collateralValue),
-        dscr: s.noi12 === null || debtService12 === 0 ? null : s.noi12 / debtService12,
+        dscr: s.noi12 === null || debtService12 === 0 ? null : ratio(s.noi12, debtService12),
         facilities: sf,
       });
     }

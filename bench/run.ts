@@ -1,0 +1,77 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runCore } from './core.ts';
+
+/**
+ * `npm run bench -- <section...> [--quick] [--no-write] [--out DIR]`: runs benchmark sections and
+ * merges their results into bench/results/<YYYY-MM-DD>.json (schema in bench/README.md).
+ * Sections register in SECTIONS; only implemented ones are listed.
+ */
+
+type Section = (opts: { quick: boolean; log: (line: string) => void }) => Promise<unknown>;
+
+const SECTIONS: Readonly<Record<string, Section>> = {
+  core: ({ quick, log }) =>
+    runCore(quick ? { entities: 1_000, fullQuotes: 5, incrementalQuotes: 50, stepQuotes: 100, growth: [0, 1_000, 5_000], growthQuotes: 100, log } : { log }),
+};
+
+export interface ResultsFile {
+  readonly schema: 1;
+  readonly date: string;
+  readonly machine: { readonly cores: number; readonly memoryGb: number; readonly node: string; readonly cpuModel: string };
+  readonly sections: Record<string, unknown>;
+}
+
+export const machine = (): ResultsFile['machine'] => ({
+  cores: cpus().length,
+  memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+  node: process.version,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+});
+
+/** Merges one section into the day's results file (same date: sections replace their namesakes). */
+export function mergeResults(dir: string, date: string, section: string, result: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const path = `${dir}/${date}.json`;
+  let sections: Record<string, unknown> = {};
+  if (existsSync(path)) {
+    const old = JSON.parse(readFileSync(path, 'utf8')) as Partial<ResultsFile>;
+    if (old.schema === 1 && old.sections !== undefined) sections = { ...old.sections };
+  }
+  sections[section] = result;
+  const file: ResultsFile = { schema: 1, date, machine: machine(), sections };
+  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
+  return path;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false }, out: { type: 'string', default: new URL('./results', import.meta.url).pathname } },
+    });
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const names = parsed.positionals;
+  const unknown = names.filter((n) => !(n in SECTIONS));
+  if (names.length === 0 || unknown.length > 0) {
+    process.stderr.write(`bench: ${unknown.length > 0 ? `unknown section ${unknown.join(', ')}; ` : ''}usage: npm run bench -- <${Object.keys(SECTIONS).join('|')}>... [--quick] [--no-write] [--out DIR]\n`);
+    return 2;
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  for (const name of names) {
+    const result = await SECTIONS[name]({ quick: parsed.values.quick === true, log: (line) => process.stderr.write(`${line}\n`) });
+    process.stdout.write(`${JSON.stringify({ section: name, result }, null, 2)}\n`);
+    if (parsed.values['no-write'] !== true) process.stderr.write(`bench: ${name} written to ${mergeResults(parsed.values.out as string, date, name, result)}\n`);
+  }
+  return 0;
+}
+
+if (process.argv[1] !== undefined && new URL(import.meta.url).pathname === process.argv[1]) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

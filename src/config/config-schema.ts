@@ -27,6 +27,8 @@ export const ConfigSchema = z.strictObject({
   mode: z.enum(['auto', 'live', 'demo']).default('auto'),
   catalog: z.string().default('config/catalog.yaml'),
   entities: z.string().default('config/entities'),
+  /** The simulator's scenarios (ccm simulate, demo mode). */
+  scenarios: z.string().default('config/scenarios.yaml'),
   kafka: z
     .strictObject({
       enabled: z.boolean().default(false),

@@ -1,0 +1,206 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { createLogger, type Logger } from '../logger.ts';
+import { pino } from 'pino';
+import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
+import { buildBus, buildParams, buildSink, buildTopics } from './wiring.ts';
+import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
+import { publishEntities } from './entities-publish.ts';
+import { Processor, type ProcessorTopics } from '../processor/processor.ts';
+import { startHttpServer } from '../server/http-server.ts';
+import { LiveTable } from './live-table.ts';
+import { MonitorError, ErrorCode } from '../domain/errors.ts';
+import type { Config } from '../config/config-schema.ts';
+import type { Bus, ProduceRecord } from '../bus/bus.ts';
+import { Ingestor, buildSources, LatestPrices, toFeedPoints } from '../ingest/index.ts';
+import { simulateQuotes } from '../ingest/simulate/simulate-quotes.ts';
+import { ScenariosFileSchema } from '../ingest/simulate/scenario-schema.ts';
+import { replayTopics } from '../replay/replay.ts';
+import type { StreamRecord } from '../bus/stream-file.ts';
+
+/**
+ * `ccm run [--config FILE] [--mode auto|live|demo] [--for-seconds N] [--no-table]`: ingest, bus,
+ * processor and sink in one process. With no config it is the embedded default: in-memory bus and
+ * sink, and a table of index prices and entity LTVs printed every few seconds. `mode: auto` starts
+ * the live sources and, when none answers within `demo.liveWaitS` seconds, says which it could not
+ * reach and drives the pipeline from the simulator on an accelerated clock as `run=demo`, every
+ * screen marked SIMULATED (a demo never writes `run=live`, and uses the `replay.demo.*` topics).
+ */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandArgs('run', argv, { ...configOption, mode: { type: 'string' }, 'for-seconds': { type: 'string' }, 'no-table': { type: 'boolean' } });
+  const config = await loadCommandConfig(values.config);
+  const mode = (values.mode ?? config.mode) as Config['mode'];
+  if (!['auto', 'live', 'demo'].includes(mode)) throw new MonitorError(`ccm run: --mode: must be auto, live or demo`, { code: ErrorCode.USAGE });
+  const showTable = !values['no-table'];
+  // With the table on stdout, the JSON logs go to stderr so the two do not mix.
+  const logger = showTable ? createLogger({ stream: pino.destination(2) }) : createLogger();
+  const log = logger.child({ component: 'run' });
+  const catalog = await loadCatalog(config.catalog);
+  const params = buildParams(config, catalog);
+  const { entities, problems } = await loadSheets(config.entities);
+  if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
+  const bus = buildBus(config, logger);
+  const sink = buildSink(config, logger);
+  const { names, specs } = buildTopics(config);
+  await sink.ensure();
+  await bus.ensureTopics(specs);
+  const terminated = onTerminate();
+  const deadline = values['for-seconds'] ? sleep(Number(values['for-seconds']) * 1000).then(() => 'time') : new Promise<string>(() => undefined);
+
+  let ingestor: Ingestor | null = null;
+  let feedTimer: NodeJS.Timeout | null = null;
+  let run = config.processor.run;
+  let simulated: { stop(): void; now(): number } | null = null;
+  if (mode !== 'demo') {
+    const latest = new LatestPrices();
+    const { sources, skipped } = buildSources(config.ingest, {
+      catalog,
+      env: process.env,
+      timeoutMs: config.ingest.httpTimeoutMs,
+      backoff: config.ingest.backoff,
+      logger,
+      latest,
+    });
+    for (const s of skipped) log.info({ source: s.source }, `source off: ${s.reason}`);
+    ingestor = new Ingestor({
+      bus,
+      topics: { quotes: names.quotes, deadletter: names.deadletter },
+      sources,
+      bounds: config.ingest.bounds,
+      clockSkewMs: config.ingest.clockSkewS * 1000,
+      maxQuoteAgeMs: config.ingest.maxQuoteAgeS * 1000,
+      logger,
+      latest,
+    });
+    await ingestor.start();
+    const ing = ingestor;
+    feedTimer = setInterval(() => void sink.write(toFeedPoints(ing.metrics.snapshot(), Date.now(), run)).catch((err: unknown) => log.warn({ err }, 'feed points not written')), config.ingest.feedPointsS * 1000);
+    if (mode === 'auto') {
+      const waitMs = config.demo.liveWaitS * 1000;
+      const t0 = Date.now();
+      while (Date.now() - t0 < waitMs && !ing.metrics.snapshot().some((s) => s.quotes > 0)) await sleep(200);
+      if (!ing.metrics.snapshot().some((s) => s.quotes > 0)) {
+        const silent = ing.metrics.snapshot().map((s) => s.source);
+        const msg = `no live source answered within ${config.demo.liveWaitS} s (unreachable: ${silent.join(', ') || 'none configured'})`;
+        log.warn({ unreachable: silent }, msg);
+        console.error(msg);
+        clearInterval(feedTimer);
+        await ing.stop();
+        ingestor = null;
+      }
+    }
+  }
+  let topics: ProcessorTopics = { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter };
+  if (!ingestor) {
+    run = 'demo';
+    const t = replayTopics(config.kafka.topicPrefix, 'demo');
+    await bus.ensureTopics([
+      { topic: t.quotes, partitions: 1, retentionMs: null },
+      { topic: t.entities, partitions: 1, compacted: true, retentionMs: null },
+    ]);
+    topics = { ...topics, quotes: t.quotes, entities: t.entities };
+    simulated = await startSimulator(config, bus, t.quotes, log);
+    const hours = config.demo.speed / 3600;
+    console.error(`SIMULATED: driving the pipeline from the '${config.demo.scenario}' scenario (seed ${config.demo.seed}) as run=demo, from ${config.demo.from}, ${hours} h of market time per second`);
+  }
+  await publishEntities(bus, topics.entities, entities, simulated ? Date.parse(config.demo.from) : Date.now());
+
+  const banner = run === 'demo' ? `SIMULATED (run=demo, ${config.demo.speed}x)` : `LIVE (run=${run})`;
+  const table = new LiveTable(banner);
+  // Simulated ticks lag the simulated clock by one wall second of market time, so the pump's
+  // 100 ms publishing steps never look like a silent feed; a stopped feed still goes stale.
+  const sim = simulated;
+  const clock = sim ? () => sim.now() - config.demo.speed * 1000 : () => Date.now();
+  const processor = new Processor({
+    bus,
+    sink,
+    logger,
+    params,
+    run,
+    topics,
+    groupId: config.processor.groupId,
+    instanceId: config.processor.instanceId,
+    lookbackMs: config.processor.lookbackMs,
+    maxLatenessMs: config.processor.maxLatenessMs,
+    ticks: { intervalMs: config.processor.tickMs, now: clock },
+    startFrom: simulated ? 'earliest' : 'lookback',
+    onOutputs: (o) => table.observe(o),
+  });
+  await processor.start();
+  const http = config.http.enabled
+    ? await startHttpServer({
+        address: config.http.address,
+        port: config.http.port,
+        registries: ingestor ? [processor.metrics.registry, ingestor.metrics.registry] : [processor.metrics.registry],
+        ready: async () => processor.isReady() && (await sink.ping()),
+      }).catch((err: unknown) => {
+        log.warn({ err }, `HTTP server not started on ${config.http.address}:${config.http.port}`);
+        return null;
+      })
+    : null;
+  const printer = showTable ? setInterval(() => console.log(table.render() + '\n'), config.table.intervalMs) : null;
+  const why = await Promise.race([terminated, deadline, processor.done.then(() => 'failed')]);
+  log.info({ why }, 'stopping');
+  if (printer) clearInterval(printer);
+  if (showTable) console.log(table.render());
+  const r = await withDeadline(9000, async () => {
+    simulated?.stop();
+    if (feedTimer) clearInterval(feedTimer);
+    await ingestor?.stop();
+    await processor.stop();
+    await http?.close();
+    await sink.close();
+    await bus.close();
+  });
+  if (r === 'timeout') log.warn('shutdown took longer than 9 s');
+  return processor.error ? 1 : 0;
+}
+
+/** Publishes the simulated stream on an accelerated clock: market time = from + wall elapsed x speed. */
+async function startSimulator(config: Config, bus: Bus, topic: string, log: Logger): Promise<{ stop(): void; now(): number }> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(await readFile(config.scenarios, 'utf8'));
+  } catch (cause) {
+    throw new MonitorError(`${config.scenarios}: (file): cannot be read (${(cause as Error).message})`, { code: ErrorCode.CONFIG_INVALID, cause });
+  }
+  const parsed = ScenariosFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new MonitorError(`${config.scenarios}: ${i?.path.join('.')}: ${i?.message}`, { code: ErrorCode.CONFIG_INVALID });
+  }
+  const fromMs = Date.parse(config.demo.from);
+  const wall0 = Date.now();
+  const now = () => fromMs + (Date.now() - wall0) * config.demo.speed;
+  const it: Iterator<StreamRecord> = simulateQuotes({ file: parsed.data, scenario: config.demo.scenario, seed: config.demo.seed, fromMs })[Symbol.iterator]();
+  let pending: StreamRecord | null = null;
+  let stopped = false;
+  const pump = async () => {
+    while (!stopped) {
+      const batch: ProduceRecord[] = [];
+      const until = now();
+      for (;;) {
+        if (!pending) {
+          const n = it.next();
+          if (n.done) break;
+          pending = n.value;
+        }
+        if (pending.ts > until || batch.length >= 5000) break;
+        batch.push({ topic, key: pending.key, value: pending.value, ts: pending.ts, partition: 0 });
+        pending = null;
+      }
+      if (batch.length > 0) await bus.publish(batch).catch((err: unknown) => log.warn({ err }, 'simulated quotes not published'));
+      await sleep(100);
+    }
+  };
+  void pump();
+  return {
+    stop: () => {
+      stopped = true;
+    },
+    now,
+  };
+}
+

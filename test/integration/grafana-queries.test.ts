@@ -2,13 +2,30 @@
  * Every query the provisioned Grafana runs (panel targets, query variables, annotations, alert
  * rules) is sent, substituted as Grafana would, to the real InfluxDB and must return data.
  *
- * Data: the seeded book of test/support/grafana-sample-points.ts written through the InfluxDB HTTP
- * write API under a run tag of its own. To be switched to the product path (`ccm replay` of a
- * simulated stream, or step + InfluxSink + toPoints) once that exists.
+ * Data, the way the product writes it: a simulated quote stream (config/scenarios.yaml, seeded)
+ * replayed by `replay` (the code of `ccm replay`) through the processor over the six sheets of
+ * config/entities into InfluxSink, under a run of its own. What a replay cannot produce is added
+ * from the seeded book of test/support/grafana-sample-points.ts: the ingestors' `feed` and dead
+ * letters, late quotes (a replay is never late), and the measurements the boards need that no
+ * writer has yet (`spread`, and `exposure` until the processor writes it).
  * InfluxDB: `eval "$(scripts/services.sh env)"` (CCM_INFLUX_URL, CCM_INFLUX_USER,
  * CCM_INFLUX_PASSWORD, CCM_INFLUX_DB).
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { MemoryBus } from '../../src/bus/memory-bus.ts';
+import { writeStreamFile } from '../../src/bus/stream-file.ts';
+import { buildParams } from '../../src/cli/wiring.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { loadCatalog, loadSheets } from '../../src/config/load-sheets.ts';
+import { ScenariosFileSchema } from '../../src/ingest/simulate/scenario-schema.ts';
+import { simulateQuotes } from '../../src/ingest/simulate/simulate-quotes.ts';
+import { createLogger } from '../../src/logger.ts';
+import { replay } from '../../src/replay/replay.ts';
+import { InfluxSink } from '../../src/sink/influx-sink.ts';
 import { boardQueries, loadDashboards, ruleQueries, substitute, unresolvedVariables } from '../support/grafana-queries.ts';
 import type { BoardQuery, Dashboard, Substitution } from '../support/grafana-queries.ts';
 import { SAMPLE_STEP_MS, SAMPLE_STEPS, sampleGrafanaPoints, toLineProtocol } from '../support/grafana-sample-points.ts';
@@ -53,7 +70,10 @@ async function influxQuery(env: InfluxEnv, q: string): Promise<InfluxResult> {
 
 const rowCount = (r: InfluxResult): number => (r.series ?? []).reduce((n, s) => n + (s.values?.length ?? 0), 0);
 /** The values of a SHOW TAG VALUES answer (its `value` column). */
-const tagValues = (r: InfluxResult): string[] => (r.series ?? []).flatMap((s) => (s.values ?? []).map((v) => String(v[s.columns.indexOf('value')])));
+const tagValuesOf = (r: InfluxResult, column: string): string[] => (r.series ?? []).flatMap((s) => (s.values ?? []).map((v) => String(v[s.columns.indexOf(column)])));
+const tagValues = (r: InfluxResult): string[] => tagValuesOf(r, 'value');
+/** Measurements the sample book supplies when the replay wrote none (ingest-side, or no writer yet). */
+const SUPPLEMENTED = ['feed', 'deadletter', 'spread', 'exposure'] as const;
 
 const env = influxEnv();
 const run = `grafana-q-${process.pid}-${Date.now().toString(36)}`;
@@ -82,12 +102,42 @@ async function resolveVariables(d: Dashboard): Promise<Substitution> {
 
 describe('Grafana queries against the real InfluxDB', () => {
   beforeAll(async () => {
-    await influxQuery(env, `CREATE DATABASE "${env.db}"`);
-    const res = await fetch(`${env.url}/write?db=${encodeURIComponent(env.db)}&precision=ms`, {
-      method: 'POST',
-      headers: authHeader(env),
-      body: toLineProtocol(sampleGrafanaPoints(run, endMs)),
-    });
+    const dir = await mkdtemp(join(tmpdir(), 'grafana-q-'));
+    const logger = createLogger({ level: 'warn' });
+    const sink = new InfluxSink({ url: env.url, username: env.user, password: env.password, database: env.db, logger });
+    const bus = new MemoryBus();
+    try {
+      await sink.ensure();
+      const config = await loadConfig();
+      const { entities, problems } = await loadSheets(config.entities);
+      expect(problems).toEqual([]);
+      const scenarios = ScenariosFileSchema.parse(parseYaml(await readFile('config/scenarios.yaml', 'utf8')));
+      const file = join(dir, 'simulated.ndjson.gz');
+      const fromMs = endMs - (SAMPLE_STEPS - 1) * SAMPLE_STEP_MS;
+      await writeStreamFile(file, simulateQuotes({ file: scenarios, scenario: 'double_leverage', seed: 7, fromMs, toMs: endMs + 1, cadenceS: 60 }));
+      const summary = await replay({
+        bus,
+        sink,
+        logger,
+        params: buildParams(config, await loadCatalog(config.catalog)),
+        topicPrefix: `${run}.`,
+        groupId: run,
+        lookbackMs: config.processor.lookbackMs,
+        maxLatenessMs: config.processor.maxLatenessMs,
+        run,
+        input: { files: [file] },
+        entities,
+      });
+      expect(summary.events).toBeGreaterThan(0);
+    } finally {
+      await bus.close();
+      await sink.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    // what a replay cannot write: measurements absent from the run, and late quotes
+    const present = new Set(tagValuesOf(await influxQuery(env, `SHOW MEASUREMENTS WHERE "run" = '${run}'`), 'name'));
+    const extra = sampleGrafanaPoints(run, endMs).filter((p) => (SUPPLEMENTED as readonly string[]).includes(p.measurement) && !present.has(p.measurement) || (p.measurement === 'data_quality' && p.tags.reason === 'late'));
+    const res = await fetch(`${env.url}/write?db=${encodeURIComponent(env.db)}&precision=ms`, { method: 'POST', headers: authHeader(env), body: toLineProtocol(extra) });
     expect(res.status, await res.text()).toBe(204);
   });
 
@@ -125,12 +175,21 @@ describe('Grafana queries against the real InfluxDB', () => {
   });
 
   it('the entity table of the overview keeps only entities lent to by the chosen lender', async () => {
-    const overview = dashboards.find((d) => d.uid === 'ccm-credit-overview');
-    expect(overview).toBeDefined();
-    const headroomQuery = boardQueries(overview as Dashboard).find((q) => q.query.includes('min("headroom") AS "headroom" FROM (SELECT'));
+    const pairs = await influxQuery(env, `SELECT last("headroom") FROM "facility" WHERE "run" = '${run}' GROUP BY "entity", "lender"`);
+    const byLender = new Map<string, Set<string>>();
+    for (const s of pairs.series ?? []) {
+      const lender = s.tags?.lender ?? '';
+      byLender.set(lender, (byLender.get(lender) ?? new Set()).add(s.tags?.entity ?? ''));
+    }
+    const allEntities = new Set([...byLender.values()].flatMap((e) => [...e]));
+    // a lender of some entities but not all, so the filter has something to leave out
+    const [lender, lent] = [...byLender.entries()].find(([, e]) => e.size < allEntities.size) ?? [];
+    expect(lender, 'the sheets have a lender that does not lend to every entity').toBeDefined();
+    const overview = dashboards.find((d) => d.uid === 'ccm-credit-overview') as Dashboard;
+    const headroomQuery = boardQueries(overview).find((q) => q.query.includes('min("headroom") AS "headroom" FROM (SELECT')) as BoardQuery;
     expect(headroomQuery).toBeDefined();
-    const sent = substitute((headroomQuery as BoardQuery).query, { ...range, variables: { run, lender: 'atlas-credit' } });
-    const entities = ((await influxQuery(env, sent)).series ?? []).map((s) => s.tags?.entity);
-    expect(entities).toEqual(['northwind-neocloud']);
+    const sent = substitute(headroomQuery.query, { ...range, variables: { run, lender: lender as string } });
+    const entities = ((await influxQuery(env, sent)).series ?? []).map((s) => s.tags?.entity).sort();
+    expect(entities).toEqual([...(lent as Set<string>)].sort());
   });
 });

@@ -1,9 +1,9 @@
 /**
  * A small seeded book of points covering every measurement, tag and field of ARCHITECTURE.md
- * "InfluxDB contracts" (plus the `spread` measurement the Market board needs), for the Grafana
- * query test. It stands in until `ccm replay` (or folding `step` over a simulated stream and
- * writing through InfluxSink + toPoints) can produce the same points the product writes; then the
- * test should switch to that path and this file can go.
+ * "InfluxDB contracts" (plus the `spread` measurement the Market board needs).
+ * test/integration/grafana-queries.test.ts takes from it only what a replay of a simulated stream
+ * cannot write: the ingestors' `feed` and dead letters, late quotes (a replay is never late), and
+ * measurements no writer produces yet (`spread`; `exposure` until the processor writes it).
  *
  * Two entities shaped like shared/examples/valuation (a neocloud with a secured DDTL and a
  * revolver, a miner with an ABL, a BTC-backed loan and unsecured converts), four feeds, a point

@@ -100,6 +100,23 @@ interface Assessment {
   readonly spotRevenue12: number;
 }
 
+/** The decline factors `(1 - g) ^ ((m - 0.5) / 12)` of months m = 1..12, computed once per valuation. */
+interface Curves {
+  readonly rental: Float64Array;
+  readonly hashprice: Float64Array;
+}
+
+function curvesOf(sheet: SheetVersion, params: DomainParams): Curves {
+  const rental = new Float64Array(12);
+  const hashprice = new Float64Array(12);
+  const g = sheet.rentalDeflation ?? params.rentalDeflation;
+  for (let m = 1; m <= 12; m++) {
+    rental[m - 1] = Math.pow(1 - g, (m - 0.5) / 12);
+    hashprice[m - 1] = Math.pow(1 - sheet.hashpriceDecline, (m - 0.5) / 12);
+  }
+  return { rental, hashprice };
+}
+
 interface Terms {
   readonly outstanding: Float64Array;
   readonly secured: Uint8Array;
@@ -117,6 +134,7 @@ function assess(
   terms: Terms,
   sc: Scenario | null,
   newestGen: number,
+  curves: Curves,
   missing: string[] | null,
 ): Assessment {
   const fleet = sheet.fleet;
@@ -151,7 +169,6 @@ function assess(
   }
 
   // ---- fleet market and liquidation values
-  const rentalDeflation = sheet.rentalDeflation ?? params.rentalDeflation;
   let noi: number | null = -sheet.fixedCostsPerYear;
   let spot = 0;
   for (let i = 0; i < nItems; i++) {
@@ -198,7 +215,7 @@ function assess(
         if (cm < 1) needsSpot = true;
         if (c !== undefined) revenue += hoursPerMonth * cm * c.ratePerHour;
         if (cm < 1 && r0 !== undefined) {
-          const s = r0 * rentalShock * Math.pow(1 - rentalDeflation, (m - 0.5) / 12);
+          const s = r0 * rentalShock * curves.rental[m - 1];
           spotItem += hoursPerMonth * (1 - cm) * item.utilization * s;
         }
       }
@@ -223,7 +240,7 @@ function assess(
       const daysPerMonth = item.count * DAYS_PER_REVENUE_MONTH;
       let margin = 0;
       for (let m = 1; m <= 12; m++) {
-        const hm = hp * hashShock * Math.pow(1 - sheet.hashpriceDecline, (m - 0.5) / 12);
+        const hm = hp * hashShock * curves.hashprice[m - 1];
         // A miner switches off machines that lose money: the month's margin is at least 0.
         margin += Math.max(0, daysPerMonth * (hashrateTh * hm - item.opexPerUnitDay));
       }
@@ -462,7 +479,8 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const missing: string[] = [];
   const needsGen = params.scenarios.some((s) => s.olderGenerationsOnly === true);
   const newestGen = needsGen ? newestGpuGeneration(params.catalog) : -1;
-  const a = assess(sheet, market, t, params, terms, null, newestGen, missing);
+  const curves = curvesOf(sheet, params);
+  const a = assess(sheet, market, t, params, terms, null, newestGen, curves, missing);
 
   // ---- fleet
   const fleet = sheet.fleet;
@@ -556,7 +574,7 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const stress: StressResult[] = [];
   if (options?.stress ?? true) {
     for (const sc of params.scenarios) {
-      const s = assess(sheet, market, t, params, terms, sc, newestGen, null);
+      const s = assess(sheet, market, t, params, terms, sc, newestGen, curves, null);
       const sf: StressFacility[] = new Array<StressFacility>(nFac);
       for (let f = 0; f < nFac; f++) {
         const isSecured = secured[f] === 1;

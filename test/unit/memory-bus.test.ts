@@ -21,7 +21,7 @@ describe('partitionForKey', () => {
     const kafkajs = Partitioners.DefaultPartitioner();
     const keys = ['BTC', 'ETH', 'hashprice', 'rental:H100-SXM', 'resale:S19XP', 'northwind-neocloud', 'a', 'ab', 'abc', 'abcd', 'ünïcödé', ''];
     for (const n of [1, 2, 3, 6, 7, 12]) {
-      const partitionMetadata = Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] }));
+      const partitionMetadata = Array.from({ length: n }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 1, replicas: [1], isr: [1], offlineReplicas: [] }));
       for (const key of keys) {
         const expected = kafkajs({ topic: 't', partitionMetadata, message: { key, value: null } });
         expect(partitionForKey(key, n), `${key} of ${n}`).toBe(expected);

@@ -150,6 +150,21 @@ describe('validateSheetFile', () => {
     ]);
   });
 
+  it('refuses a date that does not exist', () => {
+    expect(problemsOf((s) => (s.fleet[0].acquiredAt = '2024-02-30'))).toEqual(['entities/northwind.yaml: fleet[0].acquiredAt: must be a date (YYYY-MM-DD) or ISO date-time']);
+  });
+
+  it('refuses the same item pledged twice by one facility and a lot of zero coins', () => {
+    expect(problemsOf((s) => (s.facilities[0].collateral = ['fleet:h100-a', 'fleet:h100-a', 'holdings:BTC:0']))).toEqual([
+      'entities/northwind.yaml: facilities[0].collateral[1]: pledges "fleet:h100-a" twice',
+      'entities/northwind.yaml: facilities[0].collateral[2]: must pledge a positive amount of BTC',
+    ]);
+  });
+
+  it('refuses an ltvRestore at or above ltvMarginCall', () => {
+    expect(problemsOf((s) => (s.facilities[0].ltvRestore = 0.75))).toEqual(['entities/northwind.yaml: facilities[0].ltvRestore: must be below ltvMarginCall']);
+  });
+
   it('refuses a file that is not a mapping', () => {
     expect(validateSheetFile([1, 2], FILE)).toEqual({ ok: false, problems: ['entities/northwind.yaml: (root): must be a mapping'] });
   });

@@ -49,6 +49,11 @@ describe('config/scenarios.yaml', () => {
     expect(instruments.has('hashprice')).toBe(true);
   });
 
+  it('refuses a start override of a series the file does not price', () => {
+    const text = readFileSync(resolve(process.cwd(), 'config/scenarios.yaml'), 'utf8').replace('resale: { S19J-PRO: 8800, S19XP: 11000 }', 'resale: { S9: 100 }');
+    expect(() => toScenariosFile(text, 'scenarios.yaml')).toThrow(/scenarios\.yaml: scenarios\.crash_2022\.start\.resale\.S9: not in start\.resale/);
+  });
+
   it('refuses a file without a required scenario, naming the file and the key', () => {
     const text = readFileSync(resolve(process.cwd(), 'config/scenarios.yaml'), 'utf8').replace(/^ {2}calm:\n.*\n/m, '');
     expect(() => toScenariosFile(text, 'scenarios.yaml')).toThrow(/scenarios\.yaml: scenarios\.calm: is required/);
@@ -131,6 +136,17 @@ describe('simulateQuotes', () => {
       n++;
     }
     expect(ts).toBeGreaterThan(FROM);
+  });
+
+  it('starts a scenario with start overrides (crash_2022) at its own prices, with the same instruments', () => {
+    const from2022 = Date.parse('2022-01-01T00:00:00Z');
+    const records = [...simulateQuotes({ file, scenario: 'crash_2022', seed: 3, fromMs: from2022, toMs: from2022 + DAY })];
+    const first = (key: string): number => price(records.find((r) => r.key === key) as StreamRecord);
+    expect(first('BTC') / 47_723).toBeCloseTo(1, 1);
+    expect(first('resale:S19J-PRO') / 8_800).toBeCloseTo(1, 0);
+    expect(first('hashprice') / 0.2).toBeCloseTo(1, 1);
+    expect(first('rental:H100-SXM') / 2.1).toBeCloseTo(1, 0);
+    expect(new Set(records.map((r) => r.key))).toEqual(new Set(simulatedInstruments(file)));
   });
 
   it('refuses an unknown scenario', () => {

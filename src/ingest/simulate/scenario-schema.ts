@@ -69,8 +69,17 @@ export const ShockSchema = z.strictObject({
 });
 export type Shock = z.infer<typeof ShockSchema>;
 
+/** Starting prices a scenario replaces (a backtest from another date); the rest keep `start`. */
+export const StartOverrideSchema = z.strictObject({
+  crypto: z.strictObject({ BTC: positive.optional(), ETH: positive.optional() }).optional(),
+  rental: z.record(modelId, positive).optional(),
+  resale: z.record(modelId, positive).optional(),
+  hashprice: positive.optional(),
+});
+
 export const ScenarioSpecSchema = z.strictObject({
   description: z.string().min(1),
+  start: StartOverrideSchema.optional(),
   crypto: z.strictObject({ BTC: ShockSchema.optional(), ETH: ShockSchema.optional() }).optional(),
   rental: ShockSchema.optional(),
   hashprice: z.strictObject({ difficultyGrowthPerYear: z.number().gt(-1) }).optional(),
@@ -88,6 +97,14 @@ export const ScenariosFileSchema = z
   .superRefine((f, ctx) => {
     for (const name of REQUIRED_SCENARIOS) {
       if (!(name in f.scenarios)) ctx.addIssue({ code: 'custom', path: ['scenarios', name], message: 'is required' });
+    }
+    for (const [name, spec] of Object.entries(f.scenarios)) {
+      // An override may only re-price a series the file already has: the instrument set stays one.
+      for (const kind of ['rental', 'resale'] as const) {
+        for (const model of Object.keys(spec.start?.[kind] ?? {})) {
+          if (!(model in f.start[kind])) ctx.addIssue({ code: 'custom', path: ['scenarios', name, 'start', kind, model], message: `not in start.${kind}` });
+        }
+      }
     }
     for (const model of Object.keys(f.start.rental)) {
       if (!(model in f.start.resale)) ctx.addIssue({ code: 'custom', path: ['start', 'resale', model], message: 'a model with a rental price needs a resale price' });

@@ -4,7 +4,7 @@ import { ErrorCode, MonitorError } from '../../domain/errors.ts';
 import { topicNames } from '../../bus/topics.ts';
 import type { StreamRecord } from '../../bus/stream-file.ts';
 import { createPrng, type Prng } from './prng.ts';
-import type { ScenarioSpec, ScenariosFile, Shock } from './scenario-schema.ts';
+import type { ScenarioSpec, ScenariosFile, Shock, StartPrices } from './scenario-schema.ts';
 
 /**
  * The scenario simulator: seeded, synthetic quote streams for every instrument of the starting
@@ -119,7 +119,7 @@ export function* simulateQuotes(opts: SimulateOptions): Generator<StreamRecord> 
   const bias = new Map<string, number>();
   for (const s of sources) for (const kind of kinds) bias.set(`${s}/${kind}`, (2 * rng.uniform() - 1) * m.sourceBias[kind]);
 
-  const start = file.start;
+  const start = startOf(file, spec);
   const rentalModels = sortedKeys(start.rental);
   const resaleModels = sortedKeys(start.resale);
 
@@ -236,6 +236,17 @@ export function* simulateQuotes(opts: SimulateOptions): Generator<StreamRecord> 
     }
     g.k++;
   }
+}
+
+/** The starting market of a scenario: the file's, with the scenario's overrides. */
+export function startOf(file: ScenariosFile, spec: ScenarioSpec): StartPrices {
+  const o = spec.start;
+  return {
+    crypto: { ...file.start.crypto, ...o?.crypto },
+    rental: { ...file.start.rental, ...o?.rental },
+    resale: { ...file.start.resale, ...o?.resale },
+    hashprice: o?.hashprice ?? file.start.hashprice,
+  };
 }
 
 /** Milliseconds between two quotes of an instrument: a source's cadence over the number of sources. */

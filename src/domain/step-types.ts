@@ -75,4 +75,21 @@ export type StepOutput =
   | ({ readonly kind: 'valuation' } & ValuationOutput)
   | ({ readonly kind: 'alert' } & AlertEvent)
   | ({ readonly kind: 'alert_state' } & AlertStateRecord & { readonly eventId: string; readonly ts: number })
-  | ({ readonly kind: 'data_quality' } & DataQualityEvent);
+  | ({ readonly kind: 'data_quality' } & DataQualityEvent)
+  | ({ readonly kind: 'exposure' } & ExposureOutput);
+
+/**
+ * The portfolio view per model at a window close (ARCHITECTURE.md measurement `exposure`,
+ * src/domain/portfolio.ts): units pledged across the book, units pledged to facilities at margin
+ * call or worse, the resale market's monthly depth and the months it needs to absorb them.
+ */
+export interface ExposureOutput {
+  readonly eventId: string;
+  /** Window start, as for valuations. */
+  readonly ts: number;
+  readonly model: string;
+  readonly unitsPledged: number;
+  readonly unitsAtMarginCall: number;
+  readonly depthPerMonth: number;
+  readonly monthsToAbsorb: number;
+}

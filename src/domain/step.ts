@@ -10,6 +10,7 @@ import { applyQuote, emptyMarketIndex, indexInput, refreshIndex } from './market
 import { CURE, LTV_LEVEL, nextCureDeadline, nextDscrStatus, nextLtvStatus } from './alerts.ts';
 import type { DscrAlertStatus } from './alerts.ts';
 import { exposureOf, valueEntity } from './valuation.ts';
+import { portfolioExposure } from './portfolio.ts';
 
 /**
  * The processor's pure heart (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"):
@@ -33,7 +34,9 @@ import { exposureOf, valueEntity } from './valuation.ts';
  *   that received a quote or changed in it (sorted by id), one `valuation` output per entity
  *   revalued in it (sorted by id) valued WITH stress at the window's last clock value (the last
  *   event time in it, so the same instant as its last alert decisions) and stamped with the window
- *   start, and one `alert_state` output per alert state that changed in it (sorted by key).
+ *   start, then (when any entity was revalued in it) one `exposure` output per model from
+ *   portfolioExposure over the latest valuation of every entity, and one `alert_state` output per
+ *   alert state that changed in it (sorted by key).
  *   The valuation's facility `status` and `dscrStatus` are the alert machine's (with
  *   hysteresis), so that Grafana reads the same status the alerts speak of.
  * - Alerts (`alert` outputs) and `data_quality` outputs are emitted at once, `at` = the clock.
@@ -173,15 +176,23 @@ function evaluateEntity(state: ProcessorState, slot: EntitySlot, atMs: number, p
   }
 
   // Stale data: an index the valuation needs is missing (valuation.missing) or stale.
+  // Allocation-free in the common case (nothing missing, nothing stale): this runs per revaluation.
   let staleCause: Record<string, string> | null = null;
   let staleCount = 0;
   const missing = valuation.missing ?? [];
-  const needs = new Set<string>(missing);
-  for (const instrument of version.exposure) {
-    const idx = state.index.instruments.get(instrument);
-    if (idx !== undefined && idx.value !== null && idx.stale) needs.add(instrument);
+  let anyStale = missing.length > 0;
+  const exposure = version.exposure;
+  const indexes = state.index.instruments;
+  for (let i = 0; i < exposure.length && !anyStale; i++) {
+    const idx = indexes.get(exposure[i]);
+    if (idx !== undefined && idx.value !== null && idx.stale) anyStale = true;
   }
-  if (needs.size > 0) {
+  if (anyStale) {
+    const needs = new Set<string>(missing);
+    for (const instrument of exposure) {
+      const idx = indexes.get(instrument);
+      if (idx !== undefined && idx.value !== null && idx.stale) needs.add(instrument);
+    }
     staleCause = {};
     for (const instrument of [...needs].sort(byString)) {
       staleCause[instrument] = missing.includes(instrument) ? 'missing' : 'stale';
@@ -306,6 +317,13 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
     const inputs: Record<string, { value: number | null; sources: number }> = {};
     for (const instrument of version.exposure) inputs[instrument] = indexInput(state.index, instrument);
     out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot), inputs });
+  }
+  if (w.entities.size > 0) {
+    // The portfolio view over the latest valuation of every entity (with the alert machine's
+    // statuses): O(book) once per window, and only in windows where something was revalued.
+    const items: Array<{ sheet: SheetVersion; valuation: Valuation }> = [];
+    for (const slot of state.entities.values()) if (slot.latest !== null) items.push({ sheet: slot.latest.sheet, valuation: withAlertStatuses(slot.latest.valuation, slot) });
+    for (const x of portfolioExposure(items, params)) out.push({ kind: 'exposure', eventId: eventId('exposure', x.model, ws), ts: ws, ...x });
   }
   for (const key of [...w.alertKeys].sort(byString)) {
     const s = slotOfKey(state, key);

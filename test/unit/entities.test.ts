@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CatalogSchema, toCatalog } from '../../src/domain/catalog.ts';
 import { SheetFileSchema, type SheetVersion } from '../../src/domain/sheet.ts';
+import { validateSheetFile } from '../../src/domain/sheet-validate.ts';
 
 const dir = resolve(process.cwd(), 'config/entities');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
@@ -22,6 +23,11 @@ describe('config/entities', () => {
   it.each(files)('%s validates against SheetFileSchema', (file) => {
     const r = SheetFileSchema.safeParse(parse(readFileSync(resolve(dir, file), 'utf8')));
     expect(r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([]);
+  });
+
+  it.each(files)('%s passes validateSheetFile (cross-field rules: pledges, thresholds, versions)', (file) => {
+    const r = validateSheetFile(parse(readFileSync(resolve(dir, file), 'utf8')), `entities/${file}`);
+    expect(r.ok ? [] : r.problems).toEqual([]);
   });
 
   it.each(files)('%s is named after its id, says it is illustrative and dates its filings', (file) => {

@@ -223,10 +223,10 @@ export class InfluxSink implements Sink {
           throw new MonitorError(`influx ${what} (${this.opts.url}, database ${this.opts.database}): ${messageOf(err)}`, {
             code: what === 'write' ? ErrorCode.SINK_WRITE_FAILED : retriable ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.SINK_WRITE_FAILED,
             retriable,
-            cause: err,
+            cause: compactError(err),
           });
         }
-        this.log.warn({ err, attempt, delayMs }, `influx ${what} failed; retrying`);
+        this.log.warn({ err: compactError(err), attempt, delayMs }, `influx ${what} failed; retrying`);
         await new Promise((r) => setTimeout(r, delayMs));
         delayMs = Math.min(delayMs * 2, MAX_BACKOFF_MS);
       }
@@ -242,6 +242,19 @@ function isRetriable(err: unknown): boolean {
   if (typeof code === 'string' && RETRIABLE_CODES.has(code)) return true;
   const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
   return typeof status === 'number' && status >= 500;
+}
+
+/**
+ * npm influx's RequestError holds the whole request and response objects: keep what tells the
+ * story (name, message, status, errno code) so logs and error reports stay readable.
+ */
+function compactError(err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(String(err));
+  const out = new Error(messageOf(err));
+  out.name = err.constructor.name;
+  const code = (err as { code?: unknown }).code;
+  const statusCode = (err as { res?: { statusCode?: number } }).res?.statusCode;
+  return Object.assign(out, typeof code === 'string' ? { code } : {}, typeof statusCode === 'number' ? { statusCode } : {});
 }
 
 function messageOf(err: unknown): string {

@@ -51,6 +51,21 @@ function pointsOf(output: StepOutput, run: string): Point[] {
           output.ts,
         ),
       ];
+    case 'exposure':
+      return [
+        point(
+          MEASUREMENT.exposure,
+          { [TAG.model]: output.model },
+          run,
+          {
+            [FIELD.unitsPledged]: output.unitsPledged,
+            [FIELD.unitsAtMarginCall]: output.unitsAtMarginCall,
+            [FIELD.depthPerMonth]: output.depthPerMonth,
+            [FIELD.monthsToAbsorb]: output.monthsToAbsorb,
+          },
+          output.ts,
+        ),
+      ];
     case 'alert_state':
       return [];
     default:

@@ -190,6 +190,18 @@ describe('toPoints', () => {
     expect(toPoints({ kind: 'alert_state', eventId: 's', ts: TS, key: 'e/f/ltv', status: 'warn', cureDeadline: null, since: TS }, 'live')).toEqual([]);
   });
 
+  it('maps a model exposure to one exposure point tagged by model', () => {
+    const out: StepOutput = { kind: 'exposure', eventId: 'x', ts: TS, model: 'H100-SXM', unitsPledged: 40_000, unitsAtMarginCall: 24_000, depthPerMonth: 8_000, monthsToAbsorb: 5 };
+    expect(toPoints(out, 'live')).toEqual([
+      {
+        measurement: 'exposure',
+        tags: { model: 'H100-SXM', run: 'live' },
+        fields: { units_pledged: 40_000, units_at_margin_call: 24_000, depth_per_month: 8_000, months_to_absorb: 5 },
+        ts: TS,
+      },
+    ]);
+  });
+
   it('never writes NaN or Infinity, and drops a point left without fields', () => {
     const points = toPoints(valuationOutput(aValuation({ ltv: Number.NaN, dscr: Number.POSITIVE_INFINITY })), 'live');
     for (const p of points) for (const v of Object.values(p.fields)) expect(Number.isFinite(v)).toBe(true);

@@ -1,0 +1,102 @@
+/**
+ * InfluxSink against the real InfluxDB of scripts/services.sh (`eval "$(scripts/services.sh env)"`:
+ * CCM_INFLUX_URL, CCM_INFLUX_USER, CCM_INFLUX_PASSWORD). Each run of this file uses a database of
+ * its own, dropped at the end.
+ */
+import { randomUUID } from 'node:crypto';
+import { InfluxDB } from 'influx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.ts';
+import { InfluxSink, ROLLUP_RETENTION_POLICY, rollupQueries } from '../../src/sink/influx-sink.ts';
+import type { Point } from '../../src/sink/sink.ts';
+
+function influxEnv(): { url: string; user: string; password: string } {
+  const url = process.env.CCM_INFLUX_URL;
+  const user = process.env.CCM_INFLUX_USER;
+  const password = process.env.CCM_INFLUX_PASSWORD;
+  if (url === undefined || user === undefined || password === undefined) {
+    throw new Error('CCM_INFLUX_URL/USER/PASSWORD are not set: run scripts/services.sh up, then eval "$(scripts/services.sh env)"');
+  }
+  return { url, user, password };
+}
+
+const env = influxEnv();
+const database = `ccm_it_sink_${randomUUID().slice(0, 8)}`;
+const logger = createLogger({ level: 'silent' });
+const sink = new InfluxSink({ url: env.url, username: env.user, password: env.password, database, batchSize: 3, logger });
+const u = new URL(env.url);
+const db = new InfluxDB({ host: u.hostname, port: Number(u.port), username: env.user, password: env.password, database });
+
+const TS = Date.UTC(2022, 5, 1);
+const pricePoints = (run: string): Point[] =>
+  [0, 1, 2, 3, 4].map((i) => ({ measurement: 'price', tags: { instrument: 'BTC', source: 'kraken', run }, fields: { value: 30_000 + i }, ts: TS + i * 60_000 }));
+
+async function count(q: string): Promise<number> {
+  const rows = await db.query<{ count: number }>(q);
+  return rows.length === 0 ? 0 : rows[0].count;
+}
+
+beforeAll(async () => {
+  await sink.ensure();
+});
+
+afterAll(async () => {
+  await db.query(`DROP DATABASE "${database}"`);
+  await sink.close();
+});
+
+describe('InfluxSink', () => {
+  it('creates the database, the raw and rollup retention policies and the rollup queries, and ensure() again changes nothing', async () => {
+    await sink.ensure();
+    const policies = await db.query<{ name: string; duration: string; default: boolean }>(`SHOW RETENTION POLICIES ON "${database}"`);
+    expect(policies.find((p) => p.name === 'raw')).toMatchObject({ duration: '0s', default: true });
+    expect(policies.some((p) => p.name === ROLLUP_RETENTION_POLICY)).toBe(true);
+    const cqs = await db.showContinousQueries(database);
+    expect(cqs.map((c) => c.name).sort()).toEqual([...rollupQueries(database, 'raw').keys()].sort());
+  });
+
+  it('writes points that an InfluxQL query reads back at their event times', async () => {
+    await sink.write(pricePoints('read-back'));
+    const rows = await db.query<{ time: Date; value: number }>(`SELECT "value" FROM "price" WHERE "run" = 'read-back' AND "instrument" = 'BTC'`);
+    expect(rows.map((r) => [r.time.getTime(), r.value])).toEqual(pricePoints('read-back').map((p) => [p.ts, p.fields.value]));
+  });
+
+  it('leaves one point per series and time when the same points are written twice', async () => {
+    await sink.write(pricePoints('twice'));
+    await sink.write(pricePoints('twice'));
+    expect(await count(`SELECT count("value") FROM "price" WHERE "run" = 'twice'`)).toBe(5);
+  });
+
+  it('deletes every series of a run, rollups included, and lists the runs left', async () => {
+    await sink.write([...pricePoints('doomed'), ...pricePoints('kept')]);
+    // a rollup the CQs would have made (they only run over wall-clock time, so write one directly)
+    await db.writePoints([{ measurement: 'price_1m', tags: { instrument: 'BTC', source: 'kraken', run: 'doomed' }, fields: { value: 1 }, timestamp: TS }], {
+      retentionPolicy: ROLLUP_RETENTION_POLICY,
+      precision: 'ms',
+    });
+    expect(await sink.listRuns()).toEqual(expect.arrayContaining(['doomed', 'kept']));
+    await sink.deleteRun('doomed');
+    expect(await count(`SELECT count("value") FROM "price" WHERE "run" = 'doomed'`)).toBe(0);
+    expect(await count(`SELECT count("value") FROM "${ROLLUP_RETENTION_POLICY}"."price_1m" WHERE "run" = 'doomed'`)).toBe(0);
+    expect(await count(`SELECT count("value") FROM "price" WHERE "run" = 'kept'`)).toBe(5);
+    const runs = await sink.listRuns();
+    expect(runs).toContain('kept');
+    expect(runs).not.toContain('doomed');
+  });
+
+  it('answers ping while InfluxDB is up', async () => {
+    expect(await sink.ping()).toBe(true);
+  });
+
+  it('gives up on an unreachable InfluxDB with a retriable SINK_WRITE_FAILED', async () => {
+    // a port nothing listens on: connection refused on every attempt
+    const down = new InfluxSink({ url: 'http://127.0.0.1:9', username: 'x', password: 'x', database, maxAttempts: 2, initialBackoffMs: 10, logger });
+    await expect(down.write(pricePoints('never'))).rejects.toMatchObject({ code: 'SINK_WRITE_FAILED', retriable: true });
+    expect(await down.ping()).toBe(false);
+  });
+
+  it('fails at once, not retriable, when InfluxDB refuses the credentials', async () => {
+    const wrong = new InfluxSink({ url: env.url, username: env.user, password: 'wrong-password', database, maxAttempts: 3, initialBackoffMs: 10, logger });
+    await expect(wrong.write(pricePoints('auth'))).rejects.toMatchObject({ code: 'SINK_WRITE_FAILED', retriable: false });
+  });
+});

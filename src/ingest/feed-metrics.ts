@@ -41,7 +41,7 @@ export class FeedMetrics {
     this.quotes = new Counter({ name: FEED_METRIC_NAMES.quotes, help: 'Quotes accepted and published, per source', labelNames: ['source'], registers });
     this.rejects = new Counter({ name: FEED_METRIC_NAMES.rejects, help: 'Payloads and quotes dead-lettered, per source', labelNames: ['source'], registers });
     this.reconnects = new Counter({ name: FEED_METRIC_NAMES.reconnects, help: 'Reconnects and retries after a failure or a silence, per source', labelNames: ['source'], registers });
-    const self = this;
+    const snapshot = (): FeedSnapshot[] => this.snapshot();
     new Gauge({
       name: FEED_METRIC_NAMES.lastTickAge,
       help: 'Seconds since the last accepted quote, per source (absent before the first)',
@@ -49,7 +49,7 @@ export class FeedMetrics {
       registers,
       collect() {
         this.reset();
-        for (const s of self.snapshot()) if (s.lastTickAgeS !== null) this.set({ source: s.source }, s.lastTickAgeS);
+        for (const s of snapshot()) if (s.lastTickAgeS !== null) this.set({ source: s.source }, s.lastTickAgeS);
       },
     });
   }

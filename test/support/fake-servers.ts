@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -30,7 +30,7 @@ export const fixtureJson = (rel: string): unknown => JSON.parse(readFileSync(new
 export class FakeHttpServer {
   readonly requests: LoggedRequest[] = [];
   private readonly routes = new Map<string, Handler>();
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private constructor(readonly server: Server) {}
 

@@ -1,0 +1,74 @@
+import { createLogger } from '../logger.ts';
+import { MonitorError, ErrorCode } from '../domain/errors.ts';
+import { loadCatalog } from '../config/load-sheets.ts';
+import { Ingestor, buildSources, LatestPrices, toFeedPoints } from '../ingest/index.ts';
+import { startHttpServer } from '../server/http-server.ts';
+import { buildBus, buildSink, buildTopics } from './wiring.ts';
+import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
+
+/**
+ * `ccm ingest [--config FILE] [--for-seconds N]`: only the ingestors (exchanges, GPU marketplaces,
+ * resale feeds, hashprice) into Kafka, so they can run on another host than the processor.
+ * Serves Prometheus counters per source at /metrics (and /healthz) on http.address:http.port, and
+ * writes the same per source as `feed` points (run=live) every ingest.feedPointsS seconds, so the
+ * Grafana boards show feed health without Prometheus. Unreachable sources are logged once each and
+ * retried with backoff; they never stop the process. Stops cleanly on SIGTERM/SIGINT.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommandArgs('ingest', argv, { ...configOption, 'for-seconds': { type: 'string' } });
+  const forSeconds = values['for-seconds'] === undefined ? null : Number(values['for-seconds']);
+  if (forSeconds !== null && !(forSeconds > 0)) throw new MonitorError('ccm ingest: --for-seconds: must be a positive number', { code: ErrorCode.USAGE });
+  const config = await loadCommandConfig(values.config);
+  if (!config.kafka.enabled) throw new MonitorError('ccm ingest: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml); use `ccm run` for one process without Kafka', { code: ErrorCode.USAGE });
+  const logger = createLogger();
+  const log = logger.child({ component: 'ingest' });
+  const catalog = await loadCatalog(config.catalog);
+  const bus = buildBus(config, logger);
+  const sink = buildSink(config, logger);
+  const { names, specs } = buildTopics(config);
+  await bus.ensureTopics(specs.filter((s) => s.topic === names.quotes || s.topic === names.deadletter));
+  // Feed health is secondary: an InfluxDB outage must not stop the quotes.
+  await sink.ensure().catch((err: unknown) => log.warn({ err }, 'InfluxDB not reachable: feed points will be retried every period'));
+
+  const latest = new LatestPrices();
+  const { sources, skipped } = buildSources(config.ingest, { catalog, env: process.env, timeoutMs: config.ingest.httpTimeoutMs, backoff: config.ingest.backoff, logger, latest });
+  for (const s of skipped) log.info({ source: s.source }, `source off: ${s.reason}`);
+  const ingestor = new Ingestor({
+    bus,
+    topics: { quotes: names.quotes, deadletter: names.deadletter },
+    sources,
+    bounds: config.ingest.bounds,
+    clockSkewMs: config.ingest.clockSkewS * 1000,
+    maxQuoteAgeMs: config.ingest.maxQuoteAgeS * 1000,
+    logger,
+    latest,
+  });
+  const terminated = onTerminate();
+  await ingestor.start();
+  log.info({ sources: sources.map((s) => s.name), topic: names.quotes }, 'ingesting');
+
+  const writeFeed = (): Promise<void> =>
+    sink.write(toFeedPoints(ingestor.metrics.snapshot(), Date.now(), 'live')).catch((err: unknown) => log.warn({ err }, 'feed points not written'));
+  const feedTimer = setInterval(() => void writeFeed(), config.ingest.feedPointsS * 1000);
+  const http = config.http.enabled
+    ? await startHttpServer({ address: config.http.address, port: config.http.port, registries: [ingestor.metrics.registry], ready: () => true }).catch((err: unknown) => {
+        log.warn({ err }, `HTTP server not started on ${config.http.address}:${config.http.port}`);
+        return null;
+      })
+    : null;
+  if (http) log.info({ url: http.url }, 'metrics at /metrics');
+
+  const deadline = forSeconds === null ? new Promise<string>(() => undefined) : new Promise<string>((r) => setTimeout(() => r('time'), forSeconds * 1000).unref());
+  const why = await Promise.race([terminated, deadline]);
+  log.info({ why }, 'stopping');
+  const r = await withDeadline(9000, async () => {
+    clearInterval(feedTimer);
+    await ingestor.stop();
+    await writeFeed();
+    await http?.close();
+    await sink.close();
+    await bus.close();
+  });
+  if (r === 'timeout') log.warn('shutdown took longer than 9 s');
+  return ingestor.failedPublishes > 0 ? 1 : 0;
+}

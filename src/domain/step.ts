@@ -117,8 +117,10 @@ function pushAlert(
   state: ProcessorState,
   out: StepOutput[],
   a: { entity: string; facility: string | null; rule: AlertRule; from: string; to: string; value: number | null; threshold: number | null; at: number; cause?: Cause },
+  /** What else identifies the event (a data_quality alert: instrument, source, quote ts). */
+  ...idExtra: ReadonlyArray<string | number>
 ): void {
-  out.push({ kind: 'alert', eventId: eventId('alert', a.entity, a.facility, a.rule, a.from, a.to, a.at), ...a });
+  out.push({ kind: 'alert', eventId: eventId('alert', a.entity, a.facility, a.rule, a.from, a.to, a.at, ...idExtra), ...a });
   if (a.entity !== ENTITY_FACILITY) state.window.alertKeys.add(alertKey(a.entity, a.facility, a.rule));
 }
 
@@ -217,17 +219,24 @@ function noteIndexChange(state: ProcessorState, change: IndexChange, out: StepOu
     state.window.rejected.set(instrument, (state.window.rejected.get(instrument) ?? 0) + change.newRejections.length);
     for (const r of change.newRejections) {
       out.push({ kind: 'data_quality', eventId: eventId('data_quality', 'outlier', instrument, r.source, r.ts), ts: clock, instrument, source: r.source, reason: 'outlier', value: r.price });
-      pushAlert(state, out, {
-        entity: ENTITY_FACILITY,
-        facility: null,
-        rule: 'data_quality',
-        from: 'accepted',
-        to: 'rejected',
-        value: r.price,
-        threshold: change.index.rule.maxDeviation,
-        at: clock,
-        cause: { instrument, source: r.source, quoteTs: r.ts, median: r.median, deviation: r.deviation },
-      });
+      pushAlert(
+        state,
+        out,
+        {
+          entity: ENTITY_FACILITY,
+          facility: null,
+          rule: 'data_quality',
+          from: 'accepted',
+          to: 'rejected',
+          value: r.price,
+          threshold: change.index.rule.maxDeviation,
+          at: clock,
+          cause: { instrument, source: r.source, quoteTs: r.ts, median: r.median, deviation: r.deviation },
+        },
+        instrument,
+        r.source,
+        r.ts,
+      );
     }
   }
   if (!change.changed) return false;

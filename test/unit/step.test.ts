@@ -151,6 +151,13 @@ describe('step: market data quality', () => {
     expect(index.value).toBe((100_050 + 100_100) / 2);
   });
 
+  it('gives outliers of different instruments rejected at the same instant different event ids', () => {
+    const events = ['BTC', 'ETH'].flatMap((i) => [quoteEvent(i, 100, T0, 'a'), quoteEvent(i, 100, T0, 'b'), quoteEvent(i, 500, T0, 'c')]);
+    const ids = alertsOf(run(events, p).outputs, 'data_quality').map((a) => a.eventId);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+  });
+
   it('counts a late quote, applies it only if newer than its source, and never moves the clock back', () => {
     const { state, outputs } = run([quoteEvent('BTC', 100, T0 + 10_000, 'a'), quoteEvent('BTC', 90, T0 + 5_000, 'b'), quoteEvent('BTC', 80, T0 + 1_000, 'a')], p);
     expect(ofKind(outputs, 'data_quality').map((d) => `${d.reason}:${d.source}`)).toEqual(['late:b', 'late:a']);

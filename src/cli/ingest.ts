@@ -10,7 +10,7 @@ import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDea
  * `ccm ingest [--config FILE] [--for-seconds N]`: only the ingestors (exchanges, GPU marketplaces,
  * resale feeds, hashprice) into Kafka, so they can run on another host than the processor.
  * Serves Prometheus counters per source at /metrics (and /healthz) on http.address:http.port, and
- * writes the same per source as `feed` points (run=live) every ingest.feedPointsS seconds, so the
+ * writes the same per source as `feed` points (tagged with processor.run, live by default) every ingest.feedPointsS seconds, so the
  * Grafana boards show feed health without Prometheus. Unreachable sources are logged once each and
  * retried with backoff; they never stop the process. Stops cleanly on SIGTERM/SIGINT.
  */
@@ -48,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   log.info({ sources: sources.map((s) => s.name), topic: names.quotes }, 'ingesting');
 
   const writeFeed = (): Promise<void> =>
-    sink.write(toFeedPoints(ingestor.metrics.snapshot(), Date.now(), 'live')).catch((err: unknown) => log.warn({ err }, 'feed points not written'));
+    sink.write(toFeedPoints(ingestor.metrics.snapshot(), Date.now(), config.processor.run)).catch((err: unknown) => log.warn({ err }, 'feed points not written'));
   const feedTimer = setInterval(() => void writeFeed(), config.ingest.feedPointsS * 1000);
   const http = config.http.enabled
     ? await startHttpServer({ address: config.http.address, port: config.http.port, registries: [ingestor.metrics.registry], ready: () => true }).catch((err: unknown) => {

@@ -120,7 +120,7 @@ export class KafkaBus implements Bus {
     topic: string,
     options: { partitions?: readonly number[]; from?: readonly TopicOffset[]; to?: readonly TopicOffset[] } = {},
   ): Promise<ConsumedRecord[]> {
-    const offsets = await this.call('readToEnd', async () => (await this.admin()).fetchTopicOffsets(topic));
+    const offsets = await this.call('readToEnd', async () => this.withLeaderRetry(topic, async (admin) => admin.fetchTopicOffsets(topic)));
     const wanted = options.partitions ?? offsets.map((o) => o.partition);
     // [start, end) per partition: start = max(log start, from), end = min(high watermark now, to)
     const ranges = new Map<number, { start: bigint; end: bigint }>();
@@ -142,7 +142,7 @@ export class KafkaBus implements Bus {
 
   async endOffsets(topic: string): Promise<TopicOffset[]> {
     return this.call('endOffsets', async () => {
-      const offsets = await (await this.admin()).fetchTopicOffsets(topic);
+      const offsets = await this.withLeaderRetry(topic, async (admin) => admin.fetchTopicOffsets(topic));
       return offsets.map((o) => ({ partition: o.partition, offset: o.high })).sort((a, b) => a.partition - b.partition);
     });
   }
@@ -150,7 +150,7 @@ export class KafkaBus implements Bus {
   async offsetsForTimestamp(topic: string, ts: number): Promise<TopicOffset[]> {
     return this.call('offsetsForTimestamp', async () => {
       // kafkajs answers the high watermark where no record is at or after ts, as the port says
-      const offsets = await (await this.admin()).fetchTopicOffsetsByTimestamp(topic, ts);
+      const offsets = await this.withLeaderRetry(topic, async (admin) => admin.fetchTopicOffsetsByTimestamp(topic, ts));
       return offsets.map((o) => ({ partition: o.partition, offset: o.offset })).sort((a, b) => a.partition - b.partition);
     });
   }
@@ -227,8 +227,7 @@ export class KafkaBus implements Bus {
     await this.call('commitOffsets', async () => {
       const members = [...(this.subscriptions.get(groupId) ?? [])];
       if (members.length === 0) {
-        // no member of ours is in the group: the admin API may commit (it refuses for an active group)
-        await (await this.admin()).setOffsets({ groupId, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) });
+        await this.commitAsLoneMember(groupId, topic, offsets);
         return;
       }
       // commit each partition through the member that owns it (any member of the generation is accepted)
@@ -345,6 +344,49 @@ export class KafkaBus implements Bus {
         .catch((err: unknown) => this.log.debug({ err, groupId }, 'could not delete throwaway group'));
     }
     return out.sort((a, b) => a.partition - b.partition || compareOffsets(a.offset, b.offset));
+  }
+
+  /**
+   * Commits for a group none of our members is in. Like kafkajs's admin.setOffsets it refuses a
+   * group that has members elsewhere (a commit there would race their own), but it joins with a
+   * short fetch wait, where setOffsets waits for a full default fetch (5 s) before it returns.
+   */
+  private async commitAsLoneMember(groupId: string, topic: string, offsets: readonly TopicOffset[]): Promise<void> {
+    const admin = await this.admin();
+    const { groups } = await admin.describeGroups([groupId]);
+    const state = groups[0]?.state ?? 'Dead';
+    if (state !== 'Empty' && state !== 'Dead') {
+      throw new MonitorError(`kafka commitOffsets: group ${groupId} has active members elsewhere (state ${state})`, { code: ErrorCode.BUS_FAILED, retriable: true });
+    }
+    const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 100, retry: RETRY, sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000 });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic] });
+      await consumer.run({ autoCommit: false, eachBatch: async () => {} });
+      consumer.pause([{ topic }]);
+      await consumer.commitOffsets(offsets.map((o) => ({ topic, partition: o.partition, offset: o.offset })));
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+  }
+
+  /**
+   * kafkajs's admin gives up at once on NOT_LEADER_OR_FOLLOWER / LEADER_NOT_AVAILABLE from
+   * ListOffsets (seen right after createTopics, while its metadata is stale): refresh the topic's
+   * metadata and try again, a few times with backoff.
+   */
+  private async withLeaderRetry<T>(topic: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = await this.admin();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(admin);
+      } catch (err) {
+        if (attempt >= 8 || !isRetriable(err)) throw err;
+        this.log.debug({ err, topic, attempt }, 'offset lookup failed on a retriable error; refreshing metadata');
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+        await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+      }
+    }
   }
 
   private producer(): Promise<Producer> {

@@ -15,7 +15,10 @@ export function kafkaLogCreator(root: Logger): logCreator {
       const obj = { namespace, ...extra };
       switch (level) {
         case logLevel.ERROR:
-          log.error(obj, message);
+          // kafkajs logs every error response of a request at ERROR in `Connection` (e.g. "The group
+          // is rebalancing" during a normal rebalance); the caller retries or reports real failures
+          if (namespace === 'Connection') log.warn(obj, message);
+          else log.error(obj, message);
           break;
         case logLevel.WARN:
           log.warn(obj, message);

@@ -154,6 +154,7 @@ describe('KafkaBus', () => {
     const old = [0, 1, 2].map((i) => ({ key: 'BTC', value: { i }, ts: TS_2022 + i * 86_400_000 }));
     await bus.publish(old.map((r) => ({ ...r, topic: forever })));
     await bus.publish(old.map((r) => ({ ...r, topic: expiring })));
+    expect(await bus.endOffsets(expiring)).toEqual([{ partition: 0, offset: '3' }]);
     // the retention check (every 5 s on the test broker) has run once the expiring copy is gone
     await until('the expiring topic emptied by retention', async () => (await bus.readToEnd(expiring)).length === 0);
     const kept = await bus.readToEnd(forever);

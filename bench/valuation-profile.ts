@@ -1,0 +1,158 @@
+import type { Market } from '../src/domain/market.ts';
+import type { Quote } from '../src/domain/quote.ts';
+import type { SheetVersion } from '../src/domain/sheet.ts';
+import { parseInstrument } from '../src/domain/instruments.ts';
+import { defaultDomainParams, valueEntity } from '../src/domain/valuation.ts';
+import { flush, initialState, step } from '../src/domain/step.ts';
+import { valueEntity as referenceValueEntity } from './reference/valuation.ts';
+import { generateBook, generateQuotes, loadCatalog } from './book.ts';
+
+/**
+ * Micro-benchmark and equivalence check of the valuation hot path (docs/performance.md,
+ * "Valuation hot path"). Three parts, each optional:
+ *
+ * - `--check`: the optimised valueEntity against the reference copy in bench/reference/ (the code
+ *   before the optimisation) on every sheet of the book x many markets and instants, with and
+ *   without stress; every number must be the same double (Object.is), every string the same.
+ *   Exits 1 on any mismatch.
+ * - `--rate`: valuations per second over the 1,000-entity book, with and without stress, for the
+ *   optimised and the reference code (best of five passes after a warm-up).
+ * - `--fold N`: the processor fold (step) over the first N of the acceptance stream's 50,000 quotes.
+ *
+ * Run: `node --import tsx bench/valuation-profile.ts --check --rate --fold 50000`
+ * Profile: `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/valuation-profile.ts --rate`
+ */
+
+const T0 = Date.parse('2025-10-01T00:00:00Z');
+const args = new Set(process.argv.slice(2));
+const foldArg = process.argv.indexOf('--fold');
+const foldQuotes = foldArg >= 0 ? Number(process.argv[foldArg + 1]) : 0;
+
+const params = defaultDomainParams(loadCatalog());
+const book = generateBook({ entities: 1000, seed: 7 });
+const sheets: SheetVersion[] = book.entities.map((e) => e.versions[0]);
+
+type MutableMarket = { crypto: Record<string, number>; rental: Record<string, number>; resale: Record<string, number>; hashprice: number | null };
+const cloneMarket = (m: Market): MutableMarket => ({ crypto: { ...m.crypto }, rental: { ...m.rental }, resale: { ...m.resale }, hashprice: m.hashprice });
+
+function apply(m: MutableMarket, q: Quote): void {
+  const i = parseInstrument(q.instrument);
+  if (i === null) return;
+  if (i.kind === 'crypto') m.crypto[i.asset] = q.price;
+  else if (i.kind === 'rental') m.rental[i.model] = q.price;
+  else if (i.kind === 'resale') m.resale[i.model] = q.price;
+  else m.hashprice = q.price;
+}
+
+/**
+ * 200 markets: a random walk of the book's instruments (large moves, so statuses cross their
+ * thresholds), every fifth with one index removed (the missing-data paths), each at its own
+ * instant spread over four years (month ends, anniversaries, maturities, contract ends).
+ */
+function checkCases(): Array<{ market: Market; atMs: number }> {
+  const quotes = generateQuotes({ seed: 11, count: 4000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 1 });
+  const m = cloneMarket(book.market);
+  const cases: Array<{ market: Market; atMs: number }> = [];
+  for (let k = 0; k < 200; k++) {
+    for (let j = 0; j < 20; j++) {
+      const q = quotes[k * 20 + j];
+      // Amplify the walk: prices from a tenth to five times the base level.
+      apply(m, { ...q, price: q.price * Math.exp(Math.sin(k * 0.37 + j) * 1.2) });
+    }
+    const snap = cloneMarket(m);
+    if (k % 5 === 4) {
+      const drop = book.instruments[k % book.instruments.length];
+      const i = parseInstrument(drop);
+      if (i?.kind === 'crypto') delete snap.crypto[i.asset];
+      else if (i?.kind === 'rental') delete snap.rental[i.model];
+      else if (i?.kind === 'resale') delete snap.resale[i.model];
+      else snap.hashprice = null;
+    }
+    // From 2021 to 2029 in uneven steps, some at a month's last millisecond.
+    const atMs = Date.parse('2021-06-15T00:00:00Z') + k * 14.7 * 86_400_000 + (k % 3 === 0 ? 86_399_999 : (k * 7919) % 86_400_000);
+    cases.push({ market: snap, atMs });
+  }
+  return cases;
+}
+
+/** Leaves that differ between two values (numbers compared with Object.is: bit for bit, -0 apart from 0). */
+function diff(a: unknown, b: unknown, path: string, out: string[]): void {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (!Object.is(a, b)) out.push(`${path}: ${a} != ${b}`);
+    return;
+  }
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') {
+    if (a !== b) out.push(`${path}: ${String(a)} != ${String(b)}`);
+    return;
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.join() !== kb.join()) out.push(`${path}: keys ${ka.join()} != ${kb.join()}`);
+  for (const k of ka) diff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, out);
+}
+
+function check(): number {
+  const cases = checkCases();
+  let compared = 0;
+  const mismatches: string[] = [];
+  for (const { market, atMs } of cases) {
+    for (const s of sheets) {
+      for (const stress of [false, true]) {
+        const before = mismatches.length;
+        diff(referenceValueEntity(s, market, atMs, params, { stress }), valueEntity(s, market, atMs, params, { stress }), `${s.id}@${new Date(atMs).toISOString()}${stress ? '+stress' : ''}`, mismatches);
+        compared++;
+        if (mismatches.length > before && mismatches.length > 20) break;
+      }
+    }
+  }
+  console.log(`check: ${compared} valuations (${sheets.length} entities x ${cases.length} markets x with/without stress), ${mismatches.length} mismatches`);
+  for (const m of mismatches.slice(0, 20)) console.log(`  ${m}`);
+  return mismatches.length;
+}
+
+type ValueFn = typeof valueEntity;
+
+function ratePerSecond(fn: ValueFn, stress: boolean): number {
+  const market = book.market;
+  for (let r = 0; r < 3; r++) for (const s of sheets) fn(s, market, T0, params, { stress });
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    for (const s of sheets) fn(s, market, T0 + r, params, { stress });
+    best = Math.min(best, performance.now() - t);
+  }
+  return Math.round((sheets.length * 1000) / best);
+}
+
+function rates(): void {
+  for (const [name, fn] of [
+    ['optimised', valueEntity],
+    ['reference', referenceValueEntity],
+  ] as const) {
+    console.log(`rate ${name}: ${ratePerSecond(fn, false)}/s without stress, ${ratePerSecond(fn, true)}/s with ${params.scenarios.length} scenarios`);
+  }
+}
+
+function fold(n: number): void {
+  const quotes = generateQuotes({ seed: 7, count: 50_000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 3 }).slice(0, n);
+  let revaluations = 0;
+  let outputs = 0;
+  const t = performance.now();
+  let state = initialState(params);
+  for (const e of book.entities) state = step(state, { kind: 'entity', id: e.id, entity: e, ts: 0 }, params).state;
+  for (const q of quotes) {
+    revaluations += state.exposedBy.get(q.instrument)?.size ?? 0;
+    const r = step(state, { kind: 'quote', quote: q }, params);
+    state = r.state;
+    outputs += r.outputs.length;
+  }
+  outputs += flush(state, params).outputs.length;
+  const s = (performance.now() - t) / 1000;
+  console.log(`fold: ${quotes.length} quotes, ${revaluations} exposed revaluations, ${outputs} outputs in ${s.toFixed(1)} s (${Math.round(revaluations / s)} revaluations/s)`);
+}
+
+let failed = 0;
+if (args.has('--check')) failed = check();
+if (args.has('--rate')) rates();
+if (foldQuotes > 0) fold(foldQuotes);
+process.exitCode = failed === 0 ? 0 : 1;

@@ -1,27 +1,18 @@
 /**
- * InfluxSink against the real InfluxDB of scripts/services.sh (`eval "$(scripts/services.sh env)"`:
- * CCM_INFLUX_URL, CCM_INFLUX_USER, CCM_INFLUX_PASSWORD). Each run of this file uses a database of
- * its own, dropped at the end.
+ * InfluxSink against the real InfluxDB of scripts/services.sh (test/support/services.ts). Each run
+ * of this file uses a database of its own, dropped at the end.
  */
-import { randomUUID } from 'node:crypto';
 import { InfluxDB } from 'influx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
 import { InfluxSink, ROLLUP_RETENTION_POLICY, rollupQueries } from '../../src/sink/influx-sink.ts';
 import type { Point } from '../../src/sink/sink.ts';
+import { serviceEnv, uniquePrefix } from '../support/services.ts';
 
-function influxEnv(): { url: string; user: string; password: string } {
-  const url = process.env.CCM_INFLUX_URL;
-  const user = process.env.CCM_INFLUX_USER;
-  const password = process.env.CCM_INFLUX_PASSWORD;
-  if (url === undefined || user === undefined || password === undefined) {
-    throw new Error('CCM_INFLUX_URL/USER/PASSWORD are not set: run scripts/services.sh up, then eval "$(scripts/services.sh env)"');
-  }
-  return { url, user, password };
-}
-
-const env = influxEnv();
-const database = `ccm_it_sink_${randomUUID().slice(0, 8)}`;
+const services = serviceEnv('default');
+const env = { url: services.influxUrl, user: services.influxUser, password: services.influxPassword };
+// database names allow [A-Za-z0-9_] in the config schema
+const database = uniquePrefix('influx-sink').replace(/-/g, '_');
 const logger = createLogger({ level: 'silent' });
 const sink = new InfluxSink({ url: env.url, username: env.user, password: env.password, database, batchSize: 3, logger });
 const u = new URL(env.url);

@@ -1,25 +1,19 @@
 /**
- * KafkaBus against the real Kafka of scripts/services.sh (`eval "$(scripts/services.sh env)"`:
- * CCM_KAFKA_BROKERS). Every test uses topics under a prefix of its own and deletes them after.
+ * KafkaBus against the real Kafka of scripts/services.sh (test/support/services.ts). Every test
+ * uses topics under a prefix of its own, and they are deleted at the end.
  * The test broker checks retention every 5 s (scripts/kafka/server.properties.template).
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConsumedRecord, Subscription } from '../../src/bus/bus.ts';
 import { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import { partitionForKey } from '../../src/bus/murmur2.ts';
 import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
 import { createLogger } from '../../src/logger.ts';
-
-function brokers(): string[] {
-  const b = process.env.CCM_KAFKA_BROKERS;
-  if (b === undefined || b === '') throw new Error('CCM_KAFKA_BROKERS is not set: run scripts/services.sh up, then eval "$(scripts/services.sh env)"');
-  return b.split(',');
-}
+import { serviceEnv, uniquePrefix as uniqueName } from '../support/services.ts';
 
 const bus = new KafkaBus({
-  brokers: brokers(),
-  clientId: `it-kafka-bus-${randomUUID().slice(0, 8)}`,
+  brokers: serviceEnv('default').kafkaBrokers,
+  clientId: uniqueName('kafka-bus'),
   logger: createLogger({ level: 'error' }),
   sessionTimeoutMs: 6000,
   heartbeatIntervalMs: 500,
@@ -27,7 +21,7 @@ const bus = new KafkaBus({
 });
 const created: string[] = [];
 
-const uniquePrefix = (name: string): string => `it.${name}.${randomUUID().slice(0, 8)}.`;
+const uniquePrefix = (name: string): string => `${uniqueName(name)}.`;
 
 async function topic(name: string, partitions: number, retentionMs: number | null = null): Promise<string> {
   const t = `${uniquePrefix(name)}t`;

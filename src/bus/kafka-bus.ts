@@ -180,6 +180,7 @@ export class KafkaBus implements Bus {
       this.forget(options.groupId, entry);
       options.onCrash?.(payload.error);
     });
+    let failed = false;
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning });
@@ -187,12 +188,23 @@ export class KafkaBus implements Bus {
         autoCommit: false,
         eachBatchAutoResolve: true,
         eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
-          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          if (failed || !isRunning() || isStale() || batch.messages.length === 0) return;
           const records = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
           // keep the membership alive while a slow batch is written (notes/kafka-broker.md 5)
           const beat = setInterval(() => void heartbeat().catch(() => undefined), heartbeatIntervalMs);
           try {
             await options.onBatch(records);
+          } catch (err) {
+            // retriable: kafkajs redelivers the batch with backoff, then restarts the consumer
+            if (isRetriable(err)) throw err;
+            // not retriable (a bug, bad state): kafkajs would still retry it for minutes; stop now,
+            // nothing of this batch is committed, and let the caller decide (STYLE.md 8)
+            failed = true;
+            this.log.error({ groupId: options.groupId, err }, 'batch handler failed; leaving the group');
+            this.forget(options.groupId, entry);
+            setImmediate(() => void consumer.disconnect().catch(() => undefined));
+            options.onCrash?.(err instanceof Error ? err : new Error(String(err)));
+            return;
           } finally {
             clearInterval(beat);
           }

@@ -14,7 +14,7 @@ import { serviceEnv, uniquePrefix as uniqueName } from '../support/services.ts';
 const bus = new KafkaBus({
   brokers: serviceEnv('default').kafkaBrokers,
   clientId: uniqueName('kafka-bus'),
-  logger: createLogger({ level: 'error' }),
+  logger: createLogger({ level: 'silent' }),
   sessionTimeoutMs: 6000,
   heartbeatIntervalMs: 500,
   maxWaitTimeMs: 100,
@@ -124,6 +124,26 @@ describe('KafkaBus', () => {
     // with no member left, through the admin API
     await bus.commitOffsets(groupId, t, [{ partition: 0, offset: '0' }]);
     expect((await bus.committedOffsets(groupId, t)).find((o) => o.partition === 0)?.offset).toBe('0');
+  });
+
+  it('reports a batch handler failing for good through onCrash and commits nothing', async () => {
+    const t = await topic('crash', 1);
+    const groupId = `${uniquePrefix('group')}g`;
+    await bus.publish([{ topic: t, key: 'k', value: 1, ts: TS_2022 }]);
+    const crashes: Error[] = [];
+    const sub = await bus.subscribe({
+      groupId,
+      topics: [t],
+      fromBeginning: true,
+      onBatch: async () => {
+        throw new Error('bug in the handler');
+      },
+      onCrash: (e) => void crashes.push(e),
+    });
+    await until('the crash is reported', () => crashes.length === 1);
+    expect(crashes[0].message).toBe('bug in the handler');
+    await sub.stop();
+    expect(await bus.committedOffsets(groupId, t)).toEqual([{ partition: 0, offset: '-1' }]);
   });
 
   it('splits the partitions of a topic between two members of one group', async () => {

@@ -12,6 +12,8 @@ import { partitionForKey } from './murmur2.ts';
  *   restarts a moved partition at the group's committed offset (at-least-once, as in Kafka);
  * - batches are delivered asynchronously, one batch per partition at a time, and delivery goes on
  *   as records are published.
+ * - a batch handler that throws a retriable error (MonitorError retriable) gets the same batch again
+ *   after a backoff; any other error stops the member and reaches `onCrash`.
  * Differences: compaction and retention are not applied (every record is kept), publishing to
  * or subscribing to a missing topic fails at once (Kafka would retry, then fail).
  */
@@ -29,6 +31,8 @@ interface TopicLog {
 interface PartitionCursor {
   position: number;
   busy: boolean;
+  /** Consecutive retriable failures of the current batch. */
+  retries: number;
 }
 
 interface Member {
@@ -49,6 +53,13 @@ interface Group {
 
 /** Records per onBatch call (kafkajs hands over what one fetch returned; this keeps batches bounded). */
 const MAX_BATCH_RECORDS = 500;
+const RETRY_BACKOFF_MS = 50;
+const MAX_RETRY_BACKOFF_MS = 5000;
+
+/** Retriable per our MonitorError or an error's own `retriable` flag (kafkajs's convention). */
+function isRetriable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+}
 
 export class MemoryBus implements Bus {
   private readonly topics = new Map<string, TopicLog>();
@@ -249,7 +260,7 @@ export class MemoryBus implements Bus {
         const now = new Map<number, PartitionCursor>();
         for (const p of partitions) {
           // a partition kept across the rebalance keeps its position; a moved one starts at the commit
-          now.set(p, old?.get(p) ?? { position: this.startOffset(group, member, topic, p), busy: false });
+          now.set(p, old?.get(p) ?? { position: this.startOffset(group, member, topic, p), busy: false, retries: 0 });
         }
         cursors.set(topic, now);
       }
@@ -298,7 +309,15 @@ export class MemoryBus implements Bus {
       try {
         await member.options.onBatch(batch);
       } catch (err) {
-        // kafkajs would retry the batch and then crash the consumer: the caller decides what to do
+        if (isRetriable(err)) {
+          // as KafkaBus: a retriable failure redelivers the same batch after a backoff
+          cursor.retries += 1;
+          await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * 2 ** (cursor.retries - 1), MAX_RETRY_BACKOFF_MS)));
+          cursor.busy = false;
+          if (member.cursors.get(topic)?.get(partition) === cursor) this.deliver(member, group, topic, partition, cursor);
+          return;
+        }
+        // as KafkaBus: a handler failing for good stops the member; the caller decides what to do
         member.stopped = true;
         cursor.busy = false;
         const i = group.members.indexOf(member);
@@ -309,6 +328,7 @@ export class MemoryBus implements Bus {
         return;
       }
       cursor.position = Math.max(cursor.position, to);
+      cursor.retries = 0;
       cursor.busy = false;
       if (member.cursors.get(topic)?.get(partition) === cursor) this.deliver(member, group, topic, partition, cursor);
     })();

@@ -2,6 +2,7 @@ import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord, TopicOffset } from '../../src/bus/bus.ts';
 import { MemoryBus } from '../../src/bus/memory-bus.ts';
+import { ErrorCode, MonitorError } from '../../src/domain/errors.ts';
 import { partitionForKey } from '../../src/bus/murmur2.ts';
 import { KAFKA_LONG_MAX, replayTopicSpec, topicConfigEntries, topicNames, topicSpecs } from '../../src/bus/topics.ts';
 
@@ -242,6 +243,28 @@ describe('MemoryBus', () => {
     });
     await until('crash', () => crashes.length === 1);
     expect(crashes[0].message).toBe('boom');
+  });
+
+  it('redelivers a batch whose handler failed with a retriable error', async () => {
+    const bus = new MemoryBus();
+    await bus.ensureTopics([{ topic: 't', partitions: 1 }]);
+    await bus.publish([{ topic: 't', key: 'a', value: 1, ts: 1 }]);
+    const attempts: string[] = [];
+    const crashes: Error[] = [];
+    const sub = await bus.subscribe({
+      groupId: 'g',
+      topics: ['t'],
+      fromBeginning: true,
+      onBatch: async (rs) => {
+        attempts.push(rs[0].offset);
+        if (attempts.length < 3) throw new MonitorError('sink down', { code: ErrorCode.SINK_WRITE_FAILED, retriable: true });
+      },
+      onCrash: (e) => void crashes.push(e),
+    });
+    await until('third attempt', () => attempts.length === 3);
+    expect(attempts).toEqual(['0', '0', '0']);
+    expect(crashes).toEqual([]);
+    await sub.stop();
   });
 
   it('forgets deleted topics', async () => {

@@ -10,7 +10,7 @@
 # Instances (ports):        kafka  controller  influx-http  influx-rpc
 #   default                 39092  39093       38086        38088
 #   fault                   39192  39193       38186        38188
-# Data, logs, pid files and the generated InfluxDB credentials live under .cache/<instance>/.
+# (CCM_SERVICES_PORT_SHIFT=N adds N to each.) Data, logs, pid files and the generated InfluxDB credentials live under .cache/<instance>/.
 # `env` prints `export CCM_...=...` lines for `eval "$(scripts/services.sh env)"`; for the fault
 # instance the prefix is CCM_FAULT_ (so both can be exported side by side), `--prefix CCM_`
 # overrides it. `status` exits 0 only when both services run and answer.
@@ -70,6 +70,11 @@ case "$INSTANCE" in
   fault) PORT_OFFSET=100; DEFAULT_PREFIX=CCM_FAULT_ ;;
   *) echo "services.sh: unknown instance: $INSTANCE (known: default, fault)" >&2; exit 2 ;;
 esac
+# CCM_SERVICES_PORT_SHIFT moves every port of every instance (e.g. 1000), for a second checkout
+# on the same machine (a local try of .ci/run beside the developer's services).
+PORT_SHIFT="${CCM_SERVICES_PORT_SHIFT:-0}"
+[[ "$PORT_SHIFT" =~ ^[0-9]+$ && "$PORT_SHIFT" -le 20000 ]] || { echo "services.sh: CCM_SERVICES_PORT_SHIFT must be 0..20000" >&2; exit 2; }
+PORT_OFFSET=$((PORT_OFFSET + PORT_SHIFT))
 PREFIX="${PREFIX:-$DEFAULT_PREFIX}"
 [[ "$PREFIX" =~ ^[A-Z_][A-Z0-9_]*$ ]] || { echo "services.sh: bad prefix: $PREFIX" >&2; exit 2; }
 

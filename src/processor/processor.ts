@@ -143,7 +143,8 @@ export class Processor {
     const partitions = await bus.partitionCount(topics.quotes);
     this.merger = new EventMerger(Array.from({ length: partitions }, (_, i) => i));
     let committed = await bus.committedOffsets(this.quoteGroupId, topics.quotes);
-    if (committed.every((c) => BigInt(c.offset) < 0n)) {
+    const restart = committed.some((c) => BigInt(c.offset) >= 0n);
+    if (!restart) {
       if (this.o.startFrom === 'lookback' && this.o.ticks) {
         const from = await bus.offsetsForTimestamp(topics.quotes, this.o.ticks.now() - this.o.lookbackMs);
         await bus.commitOffsets(this.quoteGroupId, topics.quotes, from);
@@ -153,7 +154,8 @@ export class Processor {
       await this.rebuild(committed);
     }
     for (const c of committed) if (BigInt(c.offset) >= 0n) this.merger.seed(c.partition, BigInt(c.offset));
-    await this.restoreAlerts();
+    // Persisted alert states belong to the checkpoint: only a restart restores them.
+    if (restart) await this.restoreAlerts();
     if (this.o.untilEnd) this.endAtStart = await bus.endOffsets(topics.quotes);
 
     // 3. Quotes.

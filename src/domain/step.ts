@@ -155,7 +155,7 @@ function evaluateEntity(state: ProcessorState, slot: EntitySlot, atMs: number, p
     if (d !== undefined && fv.outstanding > 0 && (dscrMin === null || d > dscrMin)) dscrMin = d;
     const prev = slot.ltv.get(fac.id);
     const cur = (prev?.status ?? 'ok') as LtvStatus;
-    const worthless = fv.ltv === null && fv.outstanding > 0 && fv.collateralValue === 0;
+    const worthless = fv.ltv === null && fv.outstanding > 0 && fv.status === 'liquidation' && fv.dataMissing !== true;
     const t = nextLtvStatus(cur, { ltv: fv.ltv, worthlessCollateral: worthless }, fac.covenants, h);
     if (t === null) continue;
     const deadline = nextCureDeadline(cur, t.to, prev?.cureDeadline ?? null, atMs, fac.cureHours ?? params.defaultCureHours);

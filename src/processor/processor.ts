@@ -386,9 +386,11 @@ export class Processor {
         case 'valuation':
           recs.push({ topic: topics.valuations, key: out.valuation.entity, ts: out.ts, value: { v: 1, run, eventId: out.eventId, ts: out.ts, inputs: out.inputs, ...out.valuation } });
           break;
-        case 'alert':
-          recs.push({ topic: topics.alerts, key: out.entity, ts: out.at, value: { v: 1, run, ...out } });
+        case 'alert': {
+          const { kind: _kind, ...alert } = out;
+          recs.push({ topic: topics.alerts, key: out.entity, ts: out.at, value: { v: 1, run, ...alert } });
           break;
+        }
         case 'alert_state':
           recs.push({ topic: topics.alertState, key: `${run}/${out.key}`, ts: out.ts, value: { key: out.key, status: out.status, cureDeadline: out.cureDeadline, since: out.since } });
           break;

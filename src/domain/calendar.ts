@@ -83,6 +83,63 @@ export function wholeMonths(aMs: number, tMs: number): number {
   return addMonths(aMs, k0) <= tMs ? k0 : k0 - 1;
 }
 
+/**
+ * An instant with its civil month, day and time of day worked out once, for the valuation's hot
+ * path: `wholeMonthsBetween` of two of them is a few integer comparisons where `wholeMonths`
+ * converts both instants to civil dates on every call.
+ */
+export interface CivilInstant {
+  readonly ms: number;
+  /** `y * 12 + (m - 1)`. */
+  readonly monthIndex: number;
+  readonly day: number;
+  readonly daysInMonth: number;
+  readonly timeOfDayMs: number;
+  /**
+   * A whole number of ms inside the Date range: then every step of `addMonths` is exact integer
+   * arithmetic and the comparison of `wholeMonthsBetween` is exactly that of `wholeMonths`.
+   * Otherwise (fractions of a ms, NaN) `wholeMonthsBetween` defers to `wholeMonths`.
+   */
+  readonly exact: boolean;
+}
+
+const MAX_DATE_MS = 8.64e15;
+
+export function civilInstant(tMs: number): CivilInstant {
+  const days = Math.floor(tMs / MS_PER_DAY);
+  const timeOfDayMs = tMs - days * MS_PER_DAY;
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return {
+    ms: tMs,
+    monthIndex: y * 12 + (m - 1),
+    day: d,
+    daysInMonth: daysInMonth(y, m),
+    timeOfDayMs,
+    exact: Number.isSafeInteger(tMs) && Math.abs(tMs) <= MAX_DATE_MS,
+  };
+}
+
+/**
+ * `wholeMonths(a.ms, t.ms)`, the same number. `addMonths(a, k0)` lands in t's month (k0 the months
+ * between them) on day min(a's day, days in t's month) at a's time of day; it is at or before t
+ * when that (day, time of day) is, so no date needs rebuilding.
+ */
+export function wholeMonthsBetween(a: CivilInstant, t: CivilInstant): number {
+  if (!a.exact || !t.exact) return wholeMonths(a.ms, t.ms);
+  if (t.ms <= a.ms) return 0;
+  const k0 = t.monthIndex - a.monthIndex;
+  const dayA = a.day < t.daysInMonth ? a.day : t.daysInMonth;
+  return dayA < t.day || (dayA === t.day && a.timeOfDayMs <= t.timeOfDayMs) ? k0 : k0 - 1;
+}
+
 /** Years (365.25 days) from `fromMs` to `toMs`; negative when `toMs` is earlier. */
 export const yearsBetween = (fromMs: number, toMs: number): number => (toMs - fromMs) / MS_PER_YEAR;
 

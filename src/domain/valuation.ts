@@ -1,10 +1,11 @@
-import type { Catalog } from './catalog.ts';
+import type { Catalog, CatalogModel } from './catalog.ts';
 import type { Market } from './market.ts';
 import type { DomainParams, Scenario } from './params.ts';
 import { DEFAULT_SCENARIOS } from './params.ts';
 import type { Covenants, Facility, FleetItem, SheetVersion } from './sheet.ts';
 import type { FacilityValuation, FleetItemValuation, LtvStatus, StressFacility, StressResult, Valuation } from './valuation-types.ts';
-import { addMonths, dateMs, DAYS_PER_REVENUE_MONTH, HOURS_PER_REVENUE_MONTH, MS_PER_DAY, MS_PER_YEAR, wholeMonths } from './calendar.ts';
+import type { CivilInstant } from './calendar.ts';
+import { addMonths, civilInstant, dateMs, DAYS_PER_REVENUE_MONTH, HOURS_PER_REVENUE_MONTH, MS_PER_DAY, MS_PER_YEAR, parseDateMs, wholeMonths, wholeMonthsBetween } from './calendar.ts';
 import { isOlderGpuGeneration, newestGpuGeneration } from './stress.ts';
 
 /**
@@ -14,7 +15,17 @@ import { isOlderGpuGeneration, newestGpuGeneration } from './stress.ts';
  *
  * Pure and deterministic: time comes in as `atMs`. Allocation-light because the processor revalues
  * a large book on every quote: a few small typed arrays per call, no Date objects, no closures in
- * loops, nothing cached between calls.
+ * loops.
+ *
+ * Memoised (docs/performance.md "Valuation hot path"): what depends only on the sheet version and
+ * the params (parsed dates, catalog entries, haircuts, parsed pledges, decline curves, anniversary
+ * counts) is worked out once per sheet object and kept in a WeakMap keyed by that object (a
+ * `SheetPlan`); the calendar of the twelve months after `atMs` is kept for the last `atMs` seen
+ * (the processor revalues every exposed entity at the same instant). Both are pure memoisation of
+ * pure functions: sheet versions and params are immutable once built (a sheet is never edited in
+ * place: a change is a new version), so a cached value is the value the code would compute again,
+ * the same double. Every formula keeps its order of operations: outputs are bit-identical to the
+ * unmemoised code (bench/valuation-profile.ts --check compares them over a whole book).
  */
 
 const MS_PER_REVENUE_MONTH = DAYS_PER_REVENUE_MONTH * MS_PER_DAY;
@@ -126,15 +137,170 @@ function depreciationOf(item: FleetItem, params: DomainParams): number {
   return item.depreciation ?? params.catalog.models.get(item.model)?.depreciation ?? params.defaultDepreciation;
 }
 
+/** What a fleet item's valuation needs that depends only on the sheet and the params. */
+interface ItemPlan {
+  readonly cat: CatalogModel | undefined;
+  /** NaN when the date is invalid: `dateMs` then throws where the value is used, as it always did. */
+  readonly acquiredMs: number;
+  /** 0 without a contract; NaN when the date is invalid. */
+  readonly untilMs: number;
+  readonly depreciation: number;
+  /** The haircut of the entity's whole holding of the model (DOMAIN.md "Liquidation value"). */
+  readonly haircut: number;
+  readonly hashrateTh: number;
+  /** For `olderGenerationsOnly` scenarios: older than the catalog's newest GPU generation. */
+  readonly olderGeneration: boolean;
+}
+
+/** A facility's dates, schedule constants and parsed pledges. */
+interface FacilityPlan {
+  readonly n: number;
+  readonly startMs: number;
+  readonly maturityMs: number;
+  readonly datesValid: boolean;
+  readonly start: CivilInstant;
+  readonly maturity: CivilInstant;
+  /** wholeMonths(start, maturity). */
+  readonly monthsToMaturity: number;
+  readonly secured: boolean;
+  readonly pledgeKind: Uint8Array;
+  /** Fleet index of a fleet pledge (-1 when unknown), else -1. */
+  readonly pledgeItem: Int32Array;
+  readonly pledgeBtc: Uint8Array;
+  /** Units of a lot pledge. */
+  readonly pledgeUnits: Float64Array;
+  /** End of economic life of each pledged item of a known model; null when a date is invalid. */
+  readonly lifeEnds: readonly CivilInstant[] | null;
+}
+
+interface SheetPlan {
+  readonly params: DomainParams;
+  readonly items: readonly ItemPlan[];
+  readonly facilities: readonly FacilityPlan[];
+  readonly curves: Curves;
+}
+
+const plans = new WeakMap<SheetVersion, SheetPlan>();
+const newestGenerations = new WeakMap<Catalog, number>();
+
+function planOf(sheet: SheetVersion, params: DomainParams): SheetPlan {
+  const cached = plans.get(sheet);
+  if (cached !== undefined && cached.params === params) return cached;
+  const plan = buildPlan(sheet, params);
+  plans.set(sheet, plan);
+  return plan;
+}
+
+function buildPlan(sheet: SheetVersion, params: DomainParams): SheetPlan {
+  const catalog = params.catalog;
+  let newestGen = newestGenerations.get(catalog);
+  if (newestGen === undefined) {
+    newestGen = newestGpuGeneration(catalog);
+    newestGenerations.set(catalog, newestGen);
+  }
+  const fleet = sheet.fleet;
+  const items: ItemPlan[] = [];
+  for (let i = 0; i < fleet.length; i++) {
+    const item = fleet[i];
+    const cat = catalog.models.get(item.model);
+    let modelCount = 0;
+    for (let j = 0; j < fleet.length; j++) if (fleet[j].model === item.model) modelCount += fleet[j].count;
+    const liq = item.liquidity ?? cat?.liquidity ?? params.defaultLiquidity;
+    items.push({
+      cat,
+      acquiredMs: parseDateMs(item.acquiredAt),
+      untilMs: item.contracted === undefined ? 0 : parseDateMs(item.contracted.until),
+      depreciation: depreciationOf(item, params),
+      haircut: Math.min(liq.hmax, liq.h0 + (liq.k * modelCount) / liq.depthPerMonth),
+      hashrateTh: item.hashrateTh ?? cat?.hashrateTh ?? 0,
+      olderGeneration: isOlderGpuGeneration(cat, newestGen),
+    });
+  }
+  const facilities: FacilityPlan[] = [];
+  for (const fac of sheet.facilities) {
+    const startMs = parseDateMs(fac.start);
+    const maturityMs = parseDateMs(fac.maturity);
+    const datesValid = !Number.isNaN(startMs) && !Number.isNaN(maturityMs);
+    const pledges = fac.collateral;
+    const pledgeKind = new Uint8Array(pledges.length);
+    const pledgeItem = new Int32Array(pledges.length).fill(-1);
+    const pledgeBtc = new Uint8Array(pledges.length);
+    const pledgeUnits = new Float64Array(pledges.length);
+    let lifeEnds: CivilInstant[] | null = [];
+    for (let p = 0; p < pledges.length; p++) {
+      const kind = pledgeKind[p] = kindOfPledge(pledges[p]);
+      if (kind === PLEDGE_FLEET) {
+        const i = fleetIndexOf(fleet, pledges[p]);
+        pledgeItem[p] = i;
+        const cat = i < 0 ? undefined : items[i].cat;
+        if (cat === undefined || lifeEnds === null) continue;
+        const acquired = items[i].acquiredMs;
+        const release = parseDateMs(cat.releaseDate);
+        if (Number.isNaN(acquired) || Number.isNaN(release)) lifeEnds = null;
+        else lifeEnds.push(civilInstant(Math.min(addMonths(acquired, cat.economicLifeMonths), addMonths(release, cat.economicLifeMonths))));
+        continue;
+      }
+      pledgeBtc[p] = pledges[p].charCodeAt(9) === 66 ? 1 : 0; // 'holdings:B...'
+      if (kind === PLEDGE_LOT) pledgeUnits[p] = lotUnits(pledges[p]);
+    }
+    facilities.push({
+      n: monthsOf(fac),
+      startMs,
+      maturityMs,
+      datesValid,
+      start: civilInstant(startMs),
+      maturity: civilInstant(maturityMs),
+      monthsToMaturity: datesValid ? wholeMonths(startMs, maturityMs) : Number.NaN,
+      secured: pledges.length > 0,
+      pledgeKind,
+      pledgeItem,
+      pledgeBtc,
+      pledgeUnits,
+      lifeEnds,
+    });
+  }
+  return { params, items, facilities, curves: curvesOf(sheet, params) };
+}
+
+/** `atMs` and the twelve monthly dates after it (index k: addMonths(atMs, k), k = 0..12), for the last `atMs` seen. */
+let lastMonthsAt = Number.NaN;
+let lastMonths: readonly CivilInstant[] = [];
+let lastIsoAt = Number.NaN;
+let lastIso = '';
+
+function monthsFrom(t: number): readonly CivilInstant[] {
+  if (t === lastMonthsAt) return lastMonths;
+  const months: CivilInstant[] = [civilInstant(t)];
+  for (let k = 1; k <= 12; k++) months.push(civilInstant(addMonths(t, k)));
+  lastMonthsAt = t;
+  lastMonths = months;
+  return months;
+}
+
+function isoOf(t: number): string {
+  if (t === lastIsoAt) return lastIso;
+  const iso = new Date(t).toISOString();
+  lastIsoAt = t;
+  lastIso = iso;
+  return iso;
+}
+
+/** outstandingAt of a planned facility at a planned instant: the same formula, the same double. */
+function outstandingOf(principal: number, fp: FacilityPlan, at: CivilInstant): number {
+  const tMs = at.ms;
+  if (tMs < fp.startMs || tMs >= fp.maturityMs) return 0;
+  if (fp.n === 0) return principal;
+  return principal * Math.max(0, 1 - wholeMonthsBetween(fp.start, at) / fp.n);
+}
+
 function assess(
   sheet: SheetVersion,
   market: Market,
   t: number,
   params: DomainParams,
+  plan: SheetPlan,
   terms: Terms,
   sc: Scenario | null,
-  newestGen: number,
-  curves: Curves,
   missing: string[] | null,
 ): Assessment {
   const fleet = sheet.fleet;
@@ -143,7 +309,8 @@ function assess(
   const itemLv = new Float64Array(nItems);
   const itemHaircut = new Float64Array(nItems);
   const itemByModel = new Uint8Array(nItems);
-  const catalog = params.catalog;
+  const itemPlans = plan.items;
+  const curves = plan.curves;
   const cryptoShock = sc === null ? 1 : 1 + sc.crypto;
   const hashShock = sc === null ? 1 : 1 + sc.hashprice;
 
@@ -173,10 +340,10 @@ function assess(
   let spot = 0;
   for (let i = 0; i < nItems; i++) {
     const item = fleet[i];
+    const ip = itemPlans[i];
     const model = item.model;
-    const cat = catalog.models.get(model);
     const isGpu = item.class === 'gpu';
-    const shocked = sc !== null && (!isGpu || sc.olderGenerationsOnly !== true || isOlderGpuGeneration(cat, newestGen));
+    const shocked = sc !== null && (!isGpu || sc.olderGenerationsOnly !== true || ip.olderGeneration);
     const resaleShock = !shocked ? 1 : isGpu ? 1 + sc.gpuResale : 1 + sc.asicResale;
     const resale = indexOf(market.resale, model);
     let mv: number;
@@ -184,16 +351,14 @@ function assess(
       mv = item.count * resale * resaleShock;
     } else {
       // DOMAIN.md: with no resale index, depreciate the cost; age 0 if acquired in the future.
-      const years = Math.max(0, (t - dateMs(item.acquiredAt)) / MS_PER_YEAR);
-      mv = item.count * item.costPerUnit * Math.pow(1 - depreciationOf(item, params), years) * resaleShock;
+      const acquiredMs = Number.isNaN(ip.acquiredMs) ? dateMs(item.acquiredAt) : ip.acquiredMs;
+      const years = Math.max(0, (t - acquiredMs) / MS_PER_YEAR);
+      mv = item.count * item.costPerUnit * Math.pow(1 - ip.depreciation, years) * resaleShock;
       itemByModel[i] = 1;
     }
     // The haircut counts the entity's whole holding of the model: splitting a fleet into items
-    // does not shrink it (DOMAIN.md "Liquidation value").
-    let modelCount = 0;
-    for (let j = 0; j < nItems; j++) if (fleet[j].model === model) modelCount += fleet[j].count;
-    const liq = item.liquidity ?? cat?.liquidity ?? params.defaultLiquidity;
-    const h = Math.min(liq.hmax, liq.h0 + (liq.k * modelCount) / liq.depthPerMonth);
+    // does not shrink it (DOMAIN.md "Liquidation value"); worked out once in the plan.
+    const h = ip.haircut;
     itemMv[i] = mv;
     itemHaircut[i] = h;
     itemLv[i] = mv * (1 - h);
@@ -204,7 +369,7 @@ function assess(
       const r0 = indexOf(market.rental, model);
       const rentalShock = shocked ? 1 + sc.rental : 1;
       const c = item.contracted;
-      const untilMs = c === undefined ? 0 : dateMs(c.until);
+      const untilMs = c === undefined ? 0 : Number.isNaN(ip.untilMs) ? dateMs(c.until) : ip.untilMs;
       const hoursPerMonth = item.count * HOURS_PER_REVENUE_MONTH;
       let revenue = 0;
       let spotItem = 0;
@@ -236,7 +401,7 @@ function assess(
         if (missing !== null && !missing.includes('hashprice')) missing.push('hashprice');
         continue;
       }
-      const hashrateTh = item.hashrateTh ?? cat?.hashrateTh ?? 0;
+      const hashrateTh = ip.hashrateTh;
       const daysPerMonth = item.count * DAYS_PER_REVENUE_MONTH;
       let margin = 0;
       for (let m = 1; m <= 12; m++) {
@@ -250,8 +415,8 @@ function assess(
 
   // ---- collateral (DOMAIN.md "Collateral of a facility"): pledges of facilities with outstanding
   // principal; an item pledged to several is shared pari passu by outstanding.
-  const facilities = sheet.facilities;
-  const nFac = facilities.length;
+  const facPlans = plan.facilities;
+  const nFac = facPlans.length;
   const itemPledgedOut = new Float64Array(nItems);
   let wholeOutBtc = 0;
   let wholeOutEth = 0;
@@ -260,19 +425,20 @@ function assess(
   for (let f = 0; f < nFac; f++) {
     const out = terms.outstanding[f];
     if (out <= 0 || terms.secured[f] === 0) continue;
-    const pledges = facilities[f].collateral;
-    for (let p = 0; p < pledges.length; p++) {
-      const kind = pledgeKind(pledges[p]);
+    const fp = facPlans[f];
+    const kinds = fp.pledgeKind;
+    for (let p = 0; p < kinds.length; p++) {
+      const kind = kinds[p];
       if (kind === PLEDGE_FLEET) {
-        const i = fleetIndexOf(fleet, pledges[p]);
+        const i = fp.pledgeItem[p];
         if (i >= 0) itemPledgedOut[i] += out;
       } else {
-        const isBtc = pledges[p].charCodeAt(9) === 66; // 'holdings:B...'
+        const isBtc = fp.pledgeBtc[p] === 1;
         if (kind === PLEDGE_WHOLE) {
           if (isBtc) wholeOutBtc += out;
           else wholeOutEth += out;
-        } else if (isBtc) lotsBtc += lotUnits(pledges[p]);
-        else lotsEth += lotUnits(pledges[p]);
+        } else if (isBtc) lotsBtc += fp.pledgeUnits[p];
+        else lotsEth += fp.pledgeUnits[p];
       }
     }
   }
@@ -292,26 +458,26 @@ function assess(
     let cv: number | null = 0;
     let lv = 0;
     let cv12 = 0;
-    const pledges = facilities[f].collateral;
-    for (let p = 0; p < pledges.length; p++) {
-      const pledge = pledges[p];
-      const kind = pledgeKind(pledge);
+    const fp = facPlans[f];
+    const kinds = fp.pledgeKind;
+    for (let p = 0; p < kinds.length; p++) {
+      const kind = kinds[p];
       if (kind === PLEDGE_FLEET) {
-        const i = fleetIndexOf(fleet, pledge);
+        const i = fp.pledgeItem[p];
         if (i < 0) continue; // refused by validation; nothing to value
         const share = out / itemPledgedOut[i];
         if (cv !== null) cv += itemMv[i] * share;
         lv += itemLv[i] * share;
-        cv12 += itemMv[i] * share * (1 - depreciationOf(fleet[i], params));
+        cv12 += itemMv[i] * share * (1 - itemPlans[i].depreciation);
         continue;
       }
-      const isBtc = pledge.charCodeAt(9) === 66;
+      const isBtc = fp.pledgeBtc[p] === 1;
       const price = isBtc ? pBtc : pEth;
       if (price === undefined) {
         cv = null;
         continue;
       }
-      const units = kind === PLEDGE_WHOLE ? ((isBtc ? heldBtc : heldEth) * out) / (isBtc ? wholeOutBtc : wholeOutEth) : lotUnits(pledge);
+      const units = kind === PLEDGE_WHOLE ? ((isBtc ? heldBtc : heldEth) * out) / (isBtc ? wholeOutBtc : wholeOutEth) : fp.pledgeUnits[p];
       const value = units * price;
       if (cv !== null) cv += value;
       lv += value * cryptoLvFactor;
@@ -368,7 +534,7 @@ function assess(
   };
 }
 
-function pledgeKind(p: string): number {
+function kindOfPledge(p: string): number {
   if (p.charCodeAt(0) === 102) return PLEDGE_FLEET; // 'fleet:'
   return p.length > 12 ? PLEDGE_LOT : PLEDGE_WHOLE; // 'holdings:BTC' is 12 characters
 }
@@ -411,7 +577,7 @@ function collateralLifeMonthsLeft(sheet: SheetVersion, f: Facility, t: number, p
   let best: number | null = null;
   const pledges = f.collateral;
   for (let p = 0; p < pledges.length; p++) {
-    if (pledgeKind(pledges[p]) !== PLEDGE_FLEET) continue;
+    if (kindOfPledge(pledges[p]) !== PLEDGE_FLEET) continue;
     const i = fleetIndexOf(sheet.fleet, pledges[p]);
     if (i < 0) continue;
     const item = sheet.fleet[i];
@@ -425,17 +591,31 @@ function collateralLifeMonthsLeft(sheet: SheetVersion, f: Facility, t: number, p
   return best;
 }
 
+/** collateralLifeMonthsLeft from the planned ends of life: the smallest wholeMonths(t, end). */
+function lifeMonthsLeft(ends: readonly CivilInstant[], at: CivilInstant): number | null {
+  let best: number | null = null;
+  for (let i = 0; i < ends.length; i++) {
+    const left = wholeMonthsBetween(at, ends[i]);
+    if (best === null || left < best) best = left;
+  }
+  return best;
+}
+
 /**
  * Values one sheet version against a market at `atMs` (DOMAIN.md). Stress scenarios
  * (`params.scenarios`) run unless `options.stress` is false.
  */
 export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, params: DomainParams, options?: { stress?: boolean }): Valuation {
   const t = atMs;
+  const plan = planOf(sheet, params);
+  const months = monthsFrom(t);
+  const at = months[0];
+  const at12 = months[12];
+  const t12 = at12.ms;
   const facilities = sheet.facilities;
   const nFac = facilities.length;
   const outstanding = new Float64Array(nFac);
   const secured = new Uint8Array(nFac);
-  const t12 = addMonths(t, 12);
 
   let totalDebt = 0;
   let securedDebt = 0;
@@ -445,42 +625,46 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const out12 = new Float64Array(nFac);
   for (let f = 0; f < nFac; f++) {
     const fac = facilities[f];
-    const n = monthsOf(fac);
-    const startMs = dateMs(fac.start);
-    const maturityMs = dateMs(fac.maturity);
-    const out = outstandingAt(fac.principal, n, startMs, maturityMs, t);
+    const fp = plan.facilities[f];
+    if (!fp.datesValid) {
+      // Refused by validation; throws the MonitorError it always threw.
+      dateMs(fac.start);
+      dateMs(fac.maturity);
+    }
+    const n = fp.n;
+    const startMs = fp.startMs;
+    const maturityMs = fp.maturityMs;
+    const out = outstandingOf(fac.principal, fp, at);
     outstanding[f] = out;
-    secured[f] = fac.collateral.length > 0 ? 1 : 0;
-    out12[f] = outstandingAt(fac.principal, n, startMs, maturityMs, t12);
+    secured[f] = fp.secured ? 1 : 0;
+    out12[f] = outstandingOf(fac.principal, fp, at12);
     totalDebt += out;
     if (secured[f] === 1) securedDebt += out;
     if (out > 0 && fac.covenants.dscrMin !== undefined && (maxDscrMin === null || fac.covenants.dscrMin > maxDscrMin)) maxDscrMin = fac.covenants.dscrMin;
 
     // Interest on the outstanding at each of the twelve monthly dates from t.
     let owedMonths = 0;
-    for (let k = 0; k < 12; k++) owedMonths += outstandingAt(fac.principal, n, startMs, maturityMs, k === 0 ? t : addMonths(t, k));
+    for (let k = 0; k < 12; k++) owedMonths += outstandingOf(fac.principal, fp, months[k]);
     debtService12 += (owedMonths * fac.rate) / 12;
     if (maturityMs <= startMs) continue;
     // Scheduled instalments on anniversaries j of start with t < date <= min(t + 12 months, maturity).
     if (n > 0) {
-      const endMs = t12 < maturityMs ? t12 : maturityMs;
+      const end = t12 < maturityMs ? at12 : fp.maturity;
+      const endMs = end.ms;
       if (endMs > t && endMs >= startMs) {
-        const jLo = wholeMonths(startMs, t) + 1;
-        const jHi = Math.min(n, wholeMonths(startMs, endMs));
+        const jLo = wholeMonthsBetween(fp.start, at) + 1;
+        const jHi = Math.min(n, wholeMonthsBetween(fp.start, end));
         if (jHi >= jLo) debtService12 += ((jHi - jLo + 1) * fac.principal) / n;
       }
     }
     // What is still owed at a maturity inside the window, after that day's instalment.
     if (maturityMs > t && maturityMs <= t12) {
-      maturities12 += n === 0 ? fac.principal : fac.principal * Math.max(0, 1 - Math.min(n, wholeMonths(startMs, maturityMs)) / n);
+      maturities12 += n === 0 ? fac.principal : fac.principal * Math.max(0, 1 - Math.min(n, fp.monthsToMaturity) / n);
     }
   }
   const terms: Terms = { outstanding, secured };
   const missing: string[] = [];
-  const needsGen = params.scenarios.some((s) => s.olderGenerationsOnly === true);
-  const newestGen = needsGen ? newestGpuGeneration(params.catalog) : -1;
-  const curves = curvesOf(sheet, params);
-  const a = assess(sheet, market, t, params, terms, null, newestGen, curves, missing);
+  const a = assess(sheet, market, t, params, plan, terms, null, missing);
 
   // ---- fleet
   const fleet = sheet.fleet;
@@ -518,8 +702,9 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
     const restore = fac.ltvRestore ?? c.ltvWarn ?? c.ltvMarginCall;
     const cureRaw = ltv === null || restore === undefined ? null : ratio(out, restore);
     const cure = cureRaw === null ? null : Math.max(0, cureRaw - (cv ?? 0));
-    const tenorMonthsLeft = wholeMonths(t, dateMs(fac.maturity));
-    const lifeLeft = collateralLifeMonthsLeft(sheet, fac, t, params);
+    const fp = plan.facilities[f];
+    const tenorMonthsLeft = wholeMonthsBetween(at, fp.maturity);
+    const lifeLeft = fp.lifeEnds === null ? collateralLifeMonthsLeft(sheet, fac, t, params) : lifeMonthsLeft(fp.lifeEnds, at);
     facOut[f] = {
       id: fac.id,
       outstanding: out,
@@ -574,7 +759,7 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const stress: StressResult[] = [];
   if (options?.stress ?? true) {
     for (const sc of params.scenarios) {
-      const s = assess(sheet, market, t, params, terms, sc, newestGen, curves, null);
+      const s = assess(sheet, market, t, params, plan, terms, sc, null);
       const sf: StressFacility[] = new Array<StressFacility>(nFac);
       for (let f = 0; f < nFac; f++) {
         const isSecured = secured[f] === 1;
@@ -592,7 +777,7 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
 
   return {
     entity: sheet.id,
-    at: new Date(t).toISOString(),
+    at: isoOf(t),
     cryptoValue,
     fleetValue,
     cash,

@@ -1,6 +1,7 @@
 import type { Market } from '../src/domain/market.ts';
 import type { Quote } from '../src/domain/quote.ts';
 import type { SheetVersion } from '../src/domain/sheet.ts';
+import { civilInstant, wholeMonths, wholeMonthsBetween } from '../src/domain/calendar.ts';
 import { parseInstrument } from '../src/domain/instruments.ts';
 import { defaultDomainParams, valueEntity } from '../src/domain/valuation.ts';
 import { flush, initialState, step } from '../src/domain/step.ts';
@@ -15,8 +16,10 @@ import { generateBook, generateQuotes, loadCatalog } from './book.ts';
  *   before the optimisation) on every sheet of the book x many markets and instants, with and
  *   without stress; every number must be the same double (Object.is), every string the same.
  *   Exits 1 on any mismatch.
+ *   Also checks wholeMonthsBetween against wholeMonths on a million pairs of instants.
  * - `--rate`: valuations per second over the 1,000-entity book, with and without stress, for the
  *   optimised and the reference code (best of five passes after a warm-up).
+ * - `--profile`: only the optimised code, 40 passes without stress and 10 with (for --cpu-prof).
  * - `--fold N`: the processor fold (step) over the first N of the acceptance stream's 50,000 quotes.
  *
  * Run: `node --import tsx bench/valuation-profile.ts --check --rate --fold 50000`
@@ -91,6 +94,31 @@ function diff(a: unknown, b: unknown, path: string, out: string[]): void {
   for (const k of ka) diff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, out);
 }
 
+/** wholeMonthsBetween(a, t) === wholeMonths(a, t) for instants around month ends, leap days, 1900-2100, fractions of a ms. */
+function checkCalendar(): number {
+  let bad = 0;
+  let seed = 12345;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const base = Date.parse('1900-01-01T00:00:00Z');
+  const span = Date.parse('2100-01-01T00:00:00Z') - base;
+  const instant = (): number => {
+    const r = rnd();
+    if (r < 0.4) return base + Math.floor(rnd() * span); // anywhere, any ms
+    // Midnight or near the end of a day, around month ends (the clamped days).
+    const d = new Date(base + Math.floor(rnd() * span));
+    const day = [1, 28, 29, 30, 31][Math.floor(rnd() * 5)];
+    const ms = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), day) + (r < 0.7 ? 0 : r < 0.9 ? 86_399_999 : Math.floor(rnd() * 86_400_000));
+    return r < 0.95 ? ms : ms + 0.5;
+  };
+  for (let i = 0; i < 1_000_000; i++) {
+    const a = instant();
+    const t = rnd() < 0.5 ? instant() : a + Math.floor(rnd() * 40) * 30 * 86_400_000 + (rnd() < 0.5 ? 0 : Math.floor((rnd() - 0.5) * 4 * 86_400_000));
+    if (wholeMonthsBetween(civilInstant(a), civilInstant(t)) !== wholeMonths(a, t)) bad++;
+  }
+  console.log(`check: wholeMonthsBetween on 1,000,000 pairs, ${bad} mismatches`);
+  return bad;
+}
+
 function check(): number {
   const cases = checkCases();
   let compared = 0;
@@ -151,8 +179,14 @@ function fold(n: number): void {
   console.log(`fold: ${quotes.length} quotes, ${revaluations} exposed revaluations, ${outputs} outputs in ${s.toFixed(1)} s (${Math.round(revaluations / s)} revaluations/s)`);
 }
 
+function profile(): void {
+  for (let r = 0; r < 40; r++) for (const s of sheets) valueEntity(s, book.market, T0, params, { stress: false });
+  for (let r = 0; r < 10; r++) for (const s of sheets) valueEntity(s, book.market, T0, params, { stress: true });
+}
+
 let failed = 0;
-if (args.has('--check')) failed = check();
+if (args.has('--check')) failed = checkCalendar() + check();
+if (args.has('--profile')) profile();
 if (args.has('--rate')) rates();
 if (foldQuotes > 0) fold(foldQuotes);
 process.exitCode = failed === 0 ? 0 : 1;

@@ -92,24 +92,67 @@ const PLEDGE_WHOLE = 1;
 const PLEDGE_LOT = 2;
 const ASSETS = ['BTC', 'ETH'] as const;
 
-/** One pass over the sheet at a (possibly shocked) market: what valuation and stress both need. */
-interface Assessment {
-  readonly itemMv: Float64Array;
-  readonly itemLv: Float64Array;
-  readonly itemHaircut: Float64Array;
-  readonly itemByModel: Uint8Array;
-  readonly cryptoValue: number | null;
-  readonly unpledgedCrypto: number | null;
-  /** Per facility: its share of collateral MV / LV / MV in twelve months; null when an index is missing. */
-  readonly facCv: Array<number | null>;
-  readonly facLv: Array<number | null>;
-  readonly facCv12: Array<number | null>;
-  readonly collateralValue: number | null;
-  readonly liquidationValue: number | null;
-  readonly noi12: number | null;
+/**
+ * One pass over the sheet at a (possibly shocked) market: what valuation and stress both need.
+ * Scratch space, reused from call to call (two of them: the base valuation's and the stress
+ * scenarios'): allocating these small arrays on every revaluation cost more than filling them.
+ * `valueEntity` copies out what it reports before it returns, so nothing of it escapes a call.
+ */
+class Assessment {
+  itemMv = new Float64Array(8);
+  itemLv = new Float64Array(8);
+  itemHaircut = new Float64Array(8);
+  itemByModel = new Uint8Array(8);
+  itemPledgedOut = new Float64Array(8);
+  /** Per item, the forward twelve months: FWD_NONE (count 0), FWD_VALUE, or FWD_MISSING (an index is missing). */
+  itemFwd = new Uint8Array(8);
+  /** Per item with FWD_VALUE: what it adds to noi12 and to the spot revenue. */
+  itemNoi = new Float64Array(8);
+  itemSpot = new Float64Array(8);
+  /** Per facility: its share of collateral MV / LV / MV in twelve months; facNull = 1 when an index is missing (all three null). */
+  facCv = new Float64Array(4);
+  facLv = new Float64Array(4);
+  facCv12 = new Float64Array(4);
+  facNull = new Uint8Array(4);
+  cryptoValue: number | null = null;
+  unpledgedCrypto: number | null = null;
+  collateralValue: number | null = null;
+  liquidationValue: number | null = null;
+  noi12: number | null = null;
   /** Spot rental revenue of the twelve months (B of the break-even, DOMAIN.md). */
-  readonly spotRevenue12: number;
+  spotRevenue12 = 0;
+
+  /** Makes room for a sheet; zeroes what the pass accumulates into. */
+  reset(nItems: number, nFac: number): void {
+    if (this.itemMv.length < nItems) {
+      const n = Math.max(nItems, this.itemMv.length * 2);
+      this.itemMv = new Float64Array(n);
+      this.itemLv = new Float64Array(n);
+      this.itemHaircut = new Float64Array(n);
+      this.itemByModel = new Uint8Array(n);
+      this.itemPledgedOut = new Float64Array(n);
+      this.itemFwd = new Uint8Array(n);
+      this.itemNoi = new Float64Array(n);
+      this.itemSpot = new Float64Array(n);
+    }
+    if (this.facCv.length < nFac) {
+      const n = Math.max(nFac, this.facCv.length * 2);
+      this.facCv = new Float64Array(n);
+      this.facLv = new Float64Array(n);
+      this.facCv12 = new Float64Array(n);
+      this.facNull = new Uint8Array(n);
+    }
+    this.itemByModel.fill(0, 0, nItems);
+    this.itemPledgedOut.fill(0, 0, nItems);
+  }
 }
+
+const FWD_NONE = 0;
+const FWD_VALUE = 1;
+const FWD_MISSING = 2;
+
+const baseScratch = new Assessment();
+const stressScratch = new Assessment();
 
 /** The decline factors `(1 - g) ^ ((m - 0.5) / 12)` of months m = 1..12, computed once per valuation. */
 interface Curves {
@@ -126,11 +169,6 @@ function curvesOf(sheet: SheetVersion, params: DomainParams): Curves {
     hashprice[m - 1] = Math.pow(1 - sheet.hashpriceDecline, (m - 0.5) / 12);
   }
   return { rental, hashprice };
-}
-
-interface Terms {
-  readonly outstanding: Float64Array;
-  readonly secured: Uint8Array;
 }
 
 function depreciationOf(item: FleetItem, params: DomainParams): number {
@@ -299,16 +337,25 @@ function assess(
   t: number,
   params: DomainParams,
   plan: SheetPlan,
-  terms: Terms,
+  outstanding: Float64Array,
+  secured: Uint8Array,
   sc: Scenario | null,
   missing: string[] | null,
-): Assessment {
+  into: Assessment,
+  base: Assessment | null,
+): void {
   const fleet = sheet.fleet;
   const nItems = fleet.length;
-  const itemMv = new Float64Array(nItems);
-  const itemLv = new Float64Array(nItems);
-  const itemHaircut = new Float64Array(nItems);
-  const itemByModel = new Uint8Array(nItems);
+  const facPlans = plan.facilities;
+  const nFac = facPlans.length;
+  into.reset(nItems, nFac);
+  const itemMv = into.itemMv;
+  const itemLv = into.itemLv;
+  const itemHaircut = into.itemHaircut;
+  const itemByModel = into.itemByModel;
+  const itemFwd = into.itemFwd;
+  const itemNoi = into.itemNoi;
+  const itemSpot = into.itemSpot;
   const itemPlans = plan.items;
   const curves = plan.curves;
   const cryptoShock = sc === null ? 1 : 1 + sc.crypto;
@@ -364,10 +411,27 @@ function assess(
     itemLv[i] = mv * (1 - h);
 
     // ---- forward twelve months of this item (DOMAIN.md "Forward twelve months")
+    itemFwd[i] = FWD_NONE;
     if (item.count === 0) continue;
+    // A scenario that leaves this item's forward factor at exactly 1 computes, operation for
+    // operation, what the base valuation did: take its result (the same doubles).
+    const fwdShock = isGpu ? (shocked ? 1 + sc.rental : 1) : hashShock;
+    if (base !== null && fwdShock === 1 && base.itemFwd[i] !== FWD_NONE) {
+      if (base.itemFwd[i] === FWD_MISSING) {
+        itemFwd[i] = FWD_MISSING;
+        noi = null;
+        continue;
+      }
+      itemFwd[i] = FWD_VALUE;
+      itemNoi[i] = base.itemNoi[i];
+      itemSpot[i] = base.itemSpot[i];
+      if (isGpu) spot += base.itemSpot[i];
+      if (noi !== null) noi += base.itemNoi[i];
+      continue;
+    }
     if (isGpu) {
       const r0 = indexOf(market.rental, model);
-      const rentalShock = shocked ? 1 + sc.rental : 1;
+      const rentalShock = fwdShock;
       const c = item.contracted;
       const untilMs = c === undefined ? 0 : Number.isNaN(ip.untilMs) ? dateMs(c.until) : ip.untilMs;
       const hoursPerMonth = item.count * HOURS_PER_REVENUE_MONTH;
@@ -385,6 +449,7 @@ function assess(
         }
       }
       if (needsSpot && r0 === undefined) {
+        itemFwd[i] = FWD_MISSING;
         noi = null;
         if (missing !== null) {
           const id = `rental:${model}`;
@@ -392,11 +457,16 @@ function assess(
         }
         continue;
       }
+      const add = revenue + spotItem - 12 * hoursPerMonth * item.opexPerUnitHour;
+      itemFwd[i] = FWD_VALUE;
+      itemNoi[i] = add;
+      itemSpot[i] = spotItem;
       spot += spotItem;
-      if (noi !== null) noi += revenue + spotItem - 12 * hoursPerMonth * item.opexPerUnitHour;
+      if (noi !== null) noi += add;
     } else {
       const hp = market.hashprice;
       if (hp === null) {
+        itemFwd[i] = FWD_MISSING;
         noi = null;
         if (missing !== null && !missing.includes('hashprice')) missing.push('hashprice');
         continue;
@@ -409,22 +479,23 @@ function assess(
         // A miner switches off machines that lose money: the month's margin is at least 0.
         margin += Math.max(0, daysPerMonth * (hashrateTh * hm - item.opexPerUnitDay));
       }
+      itemFwd[i] = FWD_VALUE;
+      itemNoi[i] = margin;
+      itemSpot[i] = 0;
       if (noi !== null) noi += margin;
     }
   }
 
   // ---- collateral (DOMAIN.md "Collateral of a facility"): pledges of facilities with outstanding
   // principal; an item pledged to several is shared pari passu by outstanding.
-  const facPlans = plan.facilities;
-  const nFac = facPlans.length;
-  const itemPledgedOut = new Float64Array(nItems);
+  const itemPledgedOut = into.itemPledgedOut;
   let wholeOutBtc = 0;
   let wholeOutEth = 0;
   let lotsBtc = 0;
   let lotsEth = 0;
   for (let f = 0; f < nFac; f++) {
-    const out = terms.outstanding[f];
-    if (out <= 0 || terms.secured[f] === 0) continue;
+    const out = outstanding[f];
+    if (out <= 0 || secured[f] === 0) continue;
     const fp = facPlans[f];
     const kinds = fp.pledgeKind;
     for (let p = 0; p < kinds.length; p++) {
@@ -443,13 +514,15 @@ function assess(
     }
   }
 
-  const facCv: Array<number | null> = new Array<number | null>(nFac);
-  const facLv: Array<number | null> = new Array<number | null>(nFac);
-  const facCv12: Array<number | null> = new Array<number | null>(nFac);
+  const facCv = into.facCv;
+  const facLv = into.facLv;
+  const facCv12 = into.facCv12;
+  const facNull = into.facNull;
   const cryptoLvFactor = 1 - params.cryptoHaircut;
   for (let f = 0; f < nFac; f++) {
-    const out = terms.outstanding[f];
-    if (out <= 0 || terms.secured[f] === 0) {
+    const out = outstanding[f];
+    facNull[f] = 0;
+    if (out <= 0 || secured[f] === 0) {
       facCv[f] = 0;
       facLv[f] = 0;
       facCv12[f] = 0;
@@ -483,9 +556,12 @@ function assess(
       lv += value * cryptoLvFactor;
       cv12 += value; // crypto is held flat over the twelve months
     }
-    facCv[f] = cv;
-    facLv[f] = cv === null ? null : lv;
-    facCv12[f] = cv === null ? null : cv12;
+    if (cv === null) facNull[f] = 1;
+    else {
+      facCv[f] = cv;
+      facLv[f] = lv;
+      facCv12[f] = cv12;
+    }
   }
 
   // ---- entity collateral: each pledged item once
@@ -517,21 +593,12 @@ function assess(
     }
   }
 
-  return {
-    itemMv,
-    itemLv,
-    itemHaircut,
-    itemByModel,
-    cryptoValue,
-    unpledgedCrypto,
-    facCv,
-    facLv,
-    facCv12,
-    collateralValue,
-    liquidationValue: collateralValue === null ? null : liquidationValue,
-    noi12: noi,
-    spotRevenue12: spot,
-  };
+  into.cryptoValue = cryptoValue;
+  into.unpledgedCrypto = unpledgedCrypto;
+  into.collateralValue = collateralValue;
+  into.liquidationValue = collateralValue === null ? null : liquidationValue;
+  into.noi12 = noi;
+  into.spotRevenue12 = spot;
 }
 
 function kindOfPledge(p: string): number {
@@ -662,9 +729,9 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
       maturities12 += n === 0 ? fac.principal : fac.principal * Math.max(0, 1 - Math.min(n, fp.monthsToMaturity) / n);
     }
   }
-  const terms: Terms = { outstanding, secured };
   const missing: string[] = [];
-  const a = assess(sheet, market, t, params, plan, terms, null, missing);
+  const a = baseScratch;
+  assess(sheet, market, t, params, plan, outstanding, secured, null, missing, a, null);
 
   // ---- fleet
   const fleet = sheet.fleet;
@@ -688,14 +755,15 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
     const fac = facilities[f];
     const out = outstanding[f];
     const isSecured = secured[f] === 1;
-    const cv = a.facCv[f];
-    const lv = a.facLv[f];
+    const cvNull = a.facNull[f] === 1;
+    const cv = cvNull ? null : a.facCv[f];
+    const lv = cvNull ? null : a.facLv[f];
     const ltv = facilityLtv(out, isSecured, cv);
     const forcedSaleLtv = facilityLtv(out, isSecured, lv);
     const c = fac.covenants;
     let ltvIn12m: number | null = null;
     if (isSecured) {
-      const cv12 = a.facCv12[f];
+      const cv12 = cvNull ? null : a.facCv12[f];
       if (out12[f] === 0) ltvIn12m = 0;
       else if (out > 0 && cv12 !== null && cv12 > 0) ltvIn12m = ratio(out12[f], cv12);
     }
@@ -759,12 +827,14 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const stress: StressResult[] = [];
   if (options?.stress ?? true) {
     for (const sc of params.scenarios) {
-      const s = assess(sheet, market, t, params, plan, terms, sc, null);
+      const s = stressScratch;
+      assess(sheet, market, t, params, plan, outstanding, secured, sc, null, s, a);
       const sf: StressFacility[] = new Array<StressFacility>(nFac);
       for (let f = 0; f < nFac; f++) {
         const isSecured = secured[f] === 1;
-        const ltv = facilityLtv(outstanding[f], isSecured, s.facCv[f]);
-        sf[f] = { id: facilities[f].id, ltv, status: facilityStatus(outstanding[f], isSecured, s.facCv[f], ltv, facilities[f].covenants) };
+        const cv = s.facNull[f] === 1 ? null : s.facCv[f];
+        const ltv = facilityLtv(outstanding[f], isSecured, cv);
+        sf[f] = { id: facilities[f].id, ltv, status: facilityStatus(outstanding[f], isSecured, cv, ltv, facilities[f].covenants) };
       }
       stress.push({
         scenario: sc.name,

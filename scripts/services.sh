@@ -170,7 +170,8 @@ ensure_kafka_libs() {
     say "resolving Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIBS"
     rm -rf "$KAFKA_LIBS"
     mvn -B -q -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -P "$KAFKA_MAVEN_PROFILE" -Dkafka.version="$KAFKA_VERSION" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >&2
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >"$ROOT/.cache/kafka/mvn.log" 2>&1 ||
+      { cat "$ROOT/.cache/kafka/mvn.log" >&2; die "kafka: Maven could not resolve the jars (log above, .cache/kafka/mvn.log)"; }
     ls "$KAFKA_LIBS"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null
     touch "$KAFKA_LIBS/.complete"
   ) 9>"$ROOT/.cache/kafka/.lock"

@@ -19,8 +19,11 @@ npm run --silent check
 step "services: scripts/services.sh up (default and fault instances)"
 scripts/services.sh up
 scripts/services.sh up --instance fault
-eval "$(scripts/services.sh env)"
-eval "$(scripts/services.sh env --instance fault)"
+# (assigned first, so that a failing `env` stops the script: eval "$(...)" would hide it)
+default_env="$(scripts/services.sh env)"
+fault_env="$(scripts/services.sh env --instance fault)"
+eval "$default_env"
+eval "$fault_env"
 
 step "unit and integration tests"
 npx vitest run --project unit --project integration

@@ -93,6 +93,11 @@ export class KafkaBus implements Bus {
       const present = topics.filter((t) => existing.has(t));
       if (present.length > 0) await admin.deleteTopics({ topics: present });
     });
+    // kafkajs keeps every topic it produced to in its metadata refreshes, and a refresh that names
+    // a deleted topic fails every later send: start a fresh producer after deleting topics.
+    const old = this.producerReady;
+    this.producerReady = undefined;
+    if (old) await old.then((p) => p.disconnect()).catch(() => undefined);
   }
 
   async listTopics(): Promise<string[]> {
@@ -284,6 +289,26 @@ export class KafkaBus implements Bus {
     records: ReadonlyArray<{ topic: string; key: string | null; value: Buffer | string | null; ts: number; partition?: number }>,
   ): Promise<void> {
     if (records.length === 0) return;
+    // One produce request carries one record batch per partition, and the broker refuses a batch
+    // over message.max.bytes (1 MiB by default): send in chunks well below that.
+    const MAX_CHUNK_BYTES = 512 * 1024;
+    let start = 0;
+    while (start < records.length) {
+      let bytes = 0;
+      let end = start;
+      while (end < records.length && (end === start || bytes < MAX_CHUNK_BYTES)) {
+        const r = records[end];
+        bytes += (r.value === null ? 0 : typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.length) + (r.key?.length ?? 0) + 64;
+        end++;
+      }
+      await this.sendChunk(records.slice(start, end));
+      start = end;
+    }
+  }
+
+  private async sendChunk(
+    records: ReadonlyArray<{ topic: string; key: string | null; value: Buffer | string | null; ts: number; partition?: number }>,
+  ): Promise<void> {
     const byTopic = new Map<string, Array<{ key: string | null; value: Buffer | string | null; timestamp: string; partition?: number }>>();
     for (const r of records) {
       if (!Number.isFinite(r.ts)) throw new MonitorError(`record timestamp must be a finite number (topic ${r.topic})`, { code: ErrorCode.BUS_FAILED });

@@ -93,6 +93,26 @@ export async function listRuns(bus: Bus, sink: Sink, prefix: string): Promise<Ar
   return [...new Set([...fromTopics, ...fromSink])].sort().map((run) => ({ run, topic: fromTopics.has(run), series: fromSink.has(run) }));
 }
 
+/**
+ * The params a replay runs with: the configured ones, with each input instrument's staleness and
+ * minimum-source rules following the input's cadence (input-rules.ts) unless the flags say otherwise.
+ */
+export async function replayParams(
+  base: DomainParams,
+  records: AsyncIterable<StreamRecord> | Iterable<StreamRecord>,
+  overrides: { staleAfterMs?: number; minSources?: number } = {},
+): Promise<{ params: DomainParams; total: number }> {
+  const cadence = new CadenceTracker();
+  let total = 0;
+  for await (const r of records) {
+    total++;
+    const q = toQuote(r.value);
+    if (q.ok) cadence.add(q.quote);
+  }
+  const rules = cadence.rules((i) => ruleOf(base.indexRules, i), overrides);
+  return { params: { ...base, indexRules: { ...base.indexRules, ...rules } }, total };
+}
+
 async function* inputRecords(bus: Bus, prefix: string, input: ReplayInput): AsyncGenerator<StreamRecord> {
   if (input.files && input.files.length > 0) {
     yield* mergeStreamFiles(input.files);
@@ -125,21 +145,17 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const log = o.logger.child({ component: 'replay', run: o.run });
   const names = topicNames(o.topicPrefix);
   const t = replayTopics(o.topicPrefix, o.run);
-  const exists = (await bus_has(o.bus, t.quotes)) || (await o.sink.listRuns()).includes(o.run);
+  const topicExists = await bus_has(o.bus, t.quotes);
+  const exists = topicExists || (await o.sink.listRuns()).includes(o.run);
   if (exists && !o.replace) throw new MonitorError(`run '${o.run}' exists: choose another name, or --replace to delete it first`, { code: ErrorCode.RUN_EXISTS });
-  if (exists) await deleteRun(o.bus, o.sink, o.topicPrefix, o.run);
+  // --replace deletes the run's series and starts after the old input on the run's topics: a topic
+  // deleted and re-created at once under the same name is not reliably served again by Kafka.
+  if (exists) await o.sink.deleteRun(o.run);
+  const startAt = topicExists ? await o.bus.endOffsets(t.quotes) : undefined;
 
   // First pass: the input's cadence per instrument (and the count, for the progress bar).
-  const cadence = new CadenceTracker();
-  let total = 0;
-  for await (const r of inputRecords(o.bus, o.topicPrefix, o.input)) {
-    total++;
-    const q = toQuote(r.value);
-    if (q.ok) cadence.add(q.quote);
-  }
-  const rules = cadence.rules((i) => ruleOf(o.params.indexRules, i), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
-  const params: DomainParams = { ...o.params, indexRules: { ...o.params.indexRules, ...rules } };
-  log.info({ records: total, instruments: Object.keys(rules).length }, 'input read');
+  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
+  log.info({ records: total }, 'input read');
 
   const base = topicSpecs(o.topicPrefix, { quotePartitions: 1, entityPartitions: 1 }).filter((s) => s.topic !== names.quotes && s.topic !== names.entities && s.topic !== names.history);
   await o.bus.ensureTopics([...base, { topic: t.quotes, partitions: 1, retentionMs: null }, { topic: t.entities, partitions: 1, compacted: true, retentionMs: null }]);
@@ -169,6 +185,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
     lookbackMs: o.lookbackMs,
     maxLatenessMs: o.maxLatenessMs,
     startFrom: 'earliest',
+    startAt,
     onOutputs,
     sessionTimeoutMs: o.sessionTimeoutMs,
   });

@@ -57,6 +57,11 @@ export const ConfigSchema = z.strictObject({
       url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').default('http://127.0.0.1:8086'),
       user: z.string().default(''),
       password: z.string().default(''),
+      /**
+       * A file of `INFLUX_USER=...` / `INFLUX_PASSWORD=...` lines (what scripts/services.sh writes
+       * to .cache/<instance>/credentials.env), read when user or password is empty.
+       */
+      credentialsFile: z.string().optional(),
       database: z.string().regex(/^[A-Za-z0-9_]+$/).default('ccm'),
       retentionPolicy: z.string().regex(/^[A-Za-z0-9_]+$/).default('raw'),
       /** InfluxDB duration literal; 0s = keep forever. */

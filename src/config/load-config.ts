@@ -138,5 +138,31 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     const problems = toConfigProblems(r.error, layers).flatMap((p) => p.split('\n'));
     throw new MonitorError(problems.join('\n'), { code: ErrorCode.CONFIG_INVALID, problems });
   }
-  return r.data;
+  return withCredentialsFile(r.data, cwd);
+}
+
+/** Fills an empty InfluxDB user or password from `influx.credentialsFile` (file: key: reason on failure). */
+async function withCredentialsFile(config: Config, cwd: string): Promise<Config> {
+  const file = config.influx.credentialsFile;
+  if (!file || (config.influx.user !== '' && config.influx.password !== '')) return config;
+  let text: string;
+  try {
+    text = await readFile(resolve(cwd, file), 'utf8');
+  } catch (cause) {
+    const problem = `${file}: influx.credentialsFile: cannot be read (${(cause as Error).message}); start the services with scripts/services.sh up`;
+    throw new MonitorError(problem, { code: ErrorCode.CONFIG_INVALID, cause, problems: [problem] });
+  }
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(?:export\s+)?([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) values.set(m[1], m[2]);
+  }
+  return {
+    ...config,
+    influx: {
+      ...config.influx,
+      user: config.influx.user || (values.get('INFLUX_USER') ?? ''),
+      password: config.influx.password || (values.get('INFLUX_PASSWORD') ?? ''),
+    },
+  };
 }

@@ -41,9 +41,21 @@ describe('config loading', () => {
   });
 
   it('lets the environment win over a --config file', async () => {
-    const c = await loadConfig({ configPath: 'config/local.yaml', env: { CCM_KAFKA_BROKERS: '10.0.0.1:9092' } });
+    const c = await loadConfig({ configPath: 'config/local.yaml', env: { CCM_KAFKA_BROKERS: '10.0.0.1:9092', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' } });
     expect(c.kafka.brokers).toEqual(['10.0.0.1:9092']);
     expect(c.influx.url).toBe('http://127.0.0.1:38086');
+  });
+
+  it('reads the InfluxDB credentials services.sh generated from the credentials file', async () => {
+    const creds = await tempConfig('INFLUX_USER=ccm\nINFLUX_PASSWORD=s3cret\n');
+    const path = await tempConfig(`influx:\n  enabled: true\n  credentialsFile: ${creds}\n`);
+    const c = await loadConfig({ configPath: path, env: {} });
+    expect(c.influx).toMatchObject({ user: 'ccm', password: 's3cret' });
+  });
+
+  it('says how to start the services when the credentials file is missing', async () => {
+    const path = await tempConfig('influx:\n  credentialsFile: /nonexistent/credentials.env\n');
+    expect((await problemsOf(loadConfig({ configPath: path, env: {} })))[0]).toMatch(/^\/nonexistent\/credentials.env: influx.credentialsFile: cannot be read .*scripts\/services.sh up$/);
   });
 
   it('names the file, the key and the reason of a bad value', async () => {

@@ -22,6 +22,7 @@ export const ENV_VARS = {
   CCM_INSTANCE_ID: 'processor.instanceId (stable per processor instance)',
   LAMBDA_API_KEY: 'Lambda Cloud API key (ingest)',
   VAST_API_KEY: 'vast.ai API key (optional, ingest)',
+  RUNPOD_API_KEY: 'RunPod API key (optional, ingest)',
   EBAY_OAUTH_TOKEN: 'eBay Browse API OAuth application token (ingest)',
 } as const;
 export type EnvVar = keyof typeof ENV_VARS;

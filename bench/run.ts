@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runCore } from './core.ts';
+import { runPipeline } from './pipeline.ts';
 
 /**
  * `npm run bench -- <section...> [--quick] [--no-write] [--out DIR]`: runs benchmark sections and
@@ -9,11 +10,19 @@ import { runCore } from './core.ts';
  * Sections register in SECTIONS; only implemented ones are listed.
  */
 
-type Section = (opts: { quick: boolean; log: (line: string) => void }) => Promise<unknown>;
+/** Sizes of the service sections (bench/pipeline.ts, bench/latency.ts, bench/replay-bench.ts); undefined = their defaults. */
+export interface SectionFlags {
+  readonly quotes?: number;
+  readonly replayEvents?: number;
+  readonly latencySeconds?: number;
+}
+
+type Section = (opts: { quick: boolean; log: (line: string) => void; flags: SectionFlags }) => Promise<unknown>;
 
 const SECTIONS: Readonly<Record<string, Section>> = {
   core: ({ quick, log }) =>
     runCore(quick ? { entities: 1_000, fullQuotes: 5, incrementalQuotes: 50, stepQuotes: 100, growth: [0, 1_000, 5_000], growthQuotes: 100, log } : { log }),
+  pipeline: ({ quick, log, flags }) => runPipeline(quick ? { entityCounts: [20, 50], quotes: 200, rawAt: 50, log } : { quotes: flags.quotes, log }),
 };
 
 export interface ResultsFile {
@@ -51,21 +60,41 @@ export async function main(argv: readonly string[]): Promise<number> {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false }, out: { type: 'string', default: new URL('./results', import.meta.url).pathname } },
+      options: {
+        quick: { type: 'boolean', default: false },
+        quotes: { type: 'string' },
+        'replay-events': { type: 'string' },
+        'latency-seconds': { type: 'string' },
+        'no-write': { type: 'boolean', default: false },
+        out: { type: 'string', default: new URL('./results', import.meta.url).pathname },
+      },
     });
   } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n`);
     return 2;
   }
   const names = parsed.positionals;
+  const num = (flag: string, v: string | boolean | undefined): number | undefined => {
+    if (typeof v !== 'string') return undefined;
+    const n = Number(v.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag} must be a positive integer, got '${v}'`);
+    return n;
+  };
+  let flags: SectionFlags;
+  try {
+    flags = { quotes: num('quotes', parsed.values.quotes), replayEvents: num('replay-events', parsed.values['replay-events']), latencySeconds: num('latency-seconds', parsed.values['latency-seconds']) };
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    return 2;
+  }
   const unknown = names.filter((n) => !(n in SECTIONS));
   if (names.length === 0 || unknown.length > 0) {
-    process.stderr.write(`bench: ${unknown.length > 0 ? `unknown section ${unknown.join(', ')}; ` : ''}usage: npm run bench -- <${Object.keys(SECTIONS).join('|')}>... [--quick] [--no-write] [--out DIR]\n`);
+    process.stderr.write(`bench: ${unknown.length > 0 ? `unknown section ${unknown.join(', ')}; ` : ''}usage: npm run bench -- <${Object.keys(SECTIONS).join('|')}>... [--quick] [--no-write] [--out DIR] [--quotes N] [--replay-events N] [--latency-seconds S]\n`);
     return 2;
   }
   const date = new Date().toISOString().slice(0, 10);
   for (const name of names) {
-    const result = await SECTIONS[name]({ quick: parsed.values.quick === true, log: (line) => process.stderr.write(`${line}\n`) });
+    const result = await SECTIONS[name]({ quick: parsed.values.quick === true, flags, log: (line) => process.stderr.write(`${line}\n`) });
     process.stdout.write(`${JSON.stringify({ section: name, result }, null, 2)}\n`);
     if (parsed.values['no-write'] !== true) process.stderr.write(`bench: ${name} written to ${mergeResults(parsed.values.out as string, date, name, result)}\n`);
   }

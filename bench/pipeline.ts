@@ -1,0 +1,183 @@
+import type { Point } from '../src/sink/sink.ts';
+import type { DomainParams } from '../src/domain/params.ts';
+import { topicNames } from '../src/bus/topics.ts';
+import { defaultDomainParams } from '../src/domain/valuation.ts';
+import { Processor } from '../src/processor/processor.ts';
+import { generateBook, generateQuotes, loadCatalog } from './book.ts';
+import {
+  benchLogger,
+  consumerPerformance,
+  createTopics,
+  deleteTopics,
+  endMachine,
+  newBus,
+  newSink,
+  ObservedSink,
+  perSecond,
+  publishInput,
+  rawInflux,
+  rawKafkajs,
+  round2,
+  serviceEnv,
+  servicesMachine,
+  uniqueName,
+  type RawRate,
+  type ServiceEnv,
+  type ServicesMachine,
+} from './support/harness.ts';
+
+/**
+ * The `pipeline` section: quotes per second through the processor runtime (the Processor that
+ * `ccm process` runs, in this process) from the real Kafka into the real InfluxDB, for books of
+ * 100, 1,000 and 10,000 entities; and, side by side on the same topic and the same N, the raw
+ * limits it is compared with: kafkajs with an empty handler, Kafka's ConsumerPerformance, and
+ * line-protocol writes to InfluxDB of the very points the pipeline wrote.
+ *
+ * Input: `generateBook({ entities, seed })` and `generateQuotes` over the book's instruments,
+ * 3 sources each, one quote every `cadenceMs` of event time (all instruments together), published
+ * beforehand to a 3-partition quotes topic; the processor runs until the end (`untilEnd`), closing
+ * every window. Time runs from the processor's start returning (entities read, quote group
+ * subscribed) to its end: group join, merge, step, InfluxDB writes, output topics and commits.
+ */
+export interface PipelineOptions {
+  readonly entityCounts?: readonly number[];
+  /** Quotes per run (default 3,000). */
+  readonly quotes?: number;
+  /** Event-time step between quotes (default 1,000 ms). */
+  readonly cadenceMs?: number;
+  readonly seed?: number;
+  /** The book size whose topic the raw limits are measured on (default 1,000, else the middle count). */
+  readonly rawAt?: number;
+  readonly env?: ServiceEnv;
+  readonly log?: (line: string) => void;
+}
+
+export interface PipelineRun {
+  readonly entities: number;
+  readonly quotes: number;
+  /** Processor start until the entities were read and the quote subscription made. */
+  readonly startMs: number;
+  readonly ms: number;
+  readonly quotesPerSecond: number;
+  readonly points: number;
+  readonly pointsPerSecond: number;
+}
+
+export interface PipelineResult {
+  readonly input: { readonly seed: number; readonly quotes: number; readonly cadenceMs: number; readonly sourcesPerInstrument: number; readonly quotePartitions: number; readonly book: 'generateBook (bench/book.ts)' };
+  readonly runs: readonly PipelineRun[];
+  readonly raw: {
+    readonly atEntities: number;
+    readonly kafkajs: RawRate & { readonly firstToLastMs: number };
+    readonly consumerPerformance: RawRate & { readonly fetchPerSecond: number; readonly rebalanceMs: number };
+    readonly influx: RawRate & { readonly batches: number };
+  };
+  /** Measured side by side in this run: pipeline quotes/s over raw messages/s; pipeline points/s over raw points/s. */
+  readonly ratios: { readonly pipelineToRawKafkajs: number; readonly pipelineToConsumerPerformance: number; readonly pipelineToRawInflux: number };
+  readonly target: { readonly pipelineToRawKafkajs: 0.7; readonly met: boolean };
+  readonly machine: ServicesMachine;
+}
+
+export const T0 = Date.UTC(2025, 9, 1);
+export const SOURCES_PER_INSTRUMENT = 3;
+const QUOTE_PARTITIONS = 3;
+
+export const benchParams = (): DomainParams => defaultDomainParams(loadCatalog());
+
+export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineResult> {
+  const env = opts.env ?? serviceEnv('default');
+  const log = opts.log ?? (() => undefined);
+  const counts = opts.entityCounts ?? [100, 1_000, 10_000];
+  const quotesN = opts.quotes ?? 3_000;
+  const cadenceMs = opts.cadenceMs ?? 1_000;
+  const seed = opts.seed ?? 42;
+  const rawAt = opts.rawAt ?? (counts.includes(1_000) ? 1_000 : counts[Math.floor(counts.length / 2)]);
+  const machine = servicesMachine();
+  const params = benchParams();
+  const logger = benchLogger();
+  const bus = newBus(env, logger);
+  const runs: PipelineRun[] = [];
+  let raw: PipelineResult['raw'] | null = null;
+  try {
+    for (const n of counts) {
+      const name = uniqueName(`pipeline-${n}`);
+      const prefix = `${name}.`;
+      const book = generateBook({ entities: n, seed });
+      const quotes = generateQuotes({ seed, count: quotesN, startTs: T0, cadenceMs, instruments: book.instruments, sourcesPerInstrument: SOURCES_PER_INSTRUMENT });
+      const kept: Point[] = [];
+      const keep = n === rawAt;
+      const sink = new ObservedSink(newSink(env, logger), keep ? (pts) => kept.push(...pts) : undefined);
+      try {
+        await sink.ensure();
+        await createTopics(bus, prefix, QUOTE_PARTITIONS);
+        await publishInput(bus, prefix, book.entities, quotes);
+        const t = topicNames(prefix);
+        const processor = new Processor({
+          bus,
+          sink,
+          logger,
+          params,
+          topics: { quotes: t.quotes, entities: t.entities, valuations: t.valuations, alerts: t.alerts, alertState: t.alertState, deadletter: t.deadletter },
+          run: name,
+          groupId: name,
+          instanceId: 'p0',
+          lookbackMs: 2 * 24 * 3600_000,
+          maxLatenessMs: 2000,
+          startFrom: 'earliest',
+          untilEnd: true,
+          sessionTimeoutMs: 6000,
+        });
+        const t0 = performance.now();
+        await processor.start();
+        const tReady = performance.now();
+        await processor.done;
+        const t1 = performance.now();
+        await processor.stop();
+        if (processor.error) throw processor.error;
+        const ms = t1 - tReady;
+        const run: PipelineRun = {
+          entities: n,
+          quotes: processor.stats().events,
+          startMs: Math.round(tReady - t0),
+          ms: Math.round(ms),
+          quotesPerSecond: perSecond(processor.stats().events, ms),
+          points: sink.points,
+          pointsPerSecond: perSecond(sink.points, ms),
+        };
+        runs.push(run);
+        log(`pipeline: ${n} entities: ${run.quotesPerSecond} quotes/s (${run.quotes} quotes, ${run.points} points in ${run.ms} ms)`);
+        if (keep) {
+          const kafkajs = await rawKafkajs(env, t.quotes, quotesN);
+          log(`pipeline: raw kafkajs ${kafkajs.perSecond} messages/s`);
+          const { csv: _csv, ...cp } = await consumerPerformance(env, t.quotes, quotesN);
+          log(`pipeline: ConsumerPerformance ${cp.perSecond} messages/s`);
+          const influx = await rawInflux(env, kept, `${name}-raw`);
+          log(`pipeline: raw InfluxDB ${influx.perSecond} points/s`);
+          await sink.deleteRun(`${name}-raw`);
+          raw = { atEntities: n, kafkajs, consumerPerformance: cp, influx };
+        }
+      } finally {
+        await sink.deleteRun(name).catch(() => undefined);
+        await sink.close();
+        await deleteTopics(bus, prefix).catch(() => undefined);
+      }
+    }
+  } finally {
+    await bus.close();
+  }
+  if (raw === null) throw new Error(`pipeline: rawAt ${rawAt} is not one of the entity counts ${counts.join(', ')}`);
+  const at = runs.find((r) => r.entities === raw?.atEntities) as PipelineRun;
+  const pipelineToRawKafkajs = round2(at.quotesPerSecond / raw.kafkajs.perSecond);
+  return {
+    input: { seed, quotes: quotesN, cadenceMs, sourcesPerInstrument: SOURCES_PER_INSTRUMENT, quotePartitions: QUOTE_PARTITIONS, book: 'generateBook (bench/book.ts)' },
+    runs,
+    raw,
+    ratios: {
+      pipelineToRawKafkajs,
+      pipelineToConsumerPerformance: round2(at.quotesPerSecond / raw.consumerPerformance.perSecond),
+      pipelineToRawInflux: round2(at.pointsPerSecond / raw.influx.perSecond),
+    },
+    target: { pipelineToRawKafkajs: 0.7, met: pipelineToRawKafkajs >= 0.7 },
+    machine: endMachine(machine),
+  };
+}

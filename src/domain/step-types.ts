@@ -76,7 +76,21 @@ export type StepOutput =
   | ({ readonly kind: 'alert' } & AlertEvent)
   | ({ readonly kind: 'alert_state' } & AlertStateRecord & { readonly eventId: string; readonly ts: number })
   | ({ readonly kind: 'data_quality' } & DataQualityEvent)
-  | ({ readonly kind: 'exposure' } & ExposureOutput);
+  | ({ readonly kind: 'exposure' } & ExposureOutput)
+  | ({ readonly kind: 'spread' } & SpreadOutput);
+
+/**
+ * The rental-to-resale spread of a GPU model at a window close where either index moved: what a
+ * unit earns a year at today's spot rental (8,766 hours) as a share of what it sells for.
+ */
+export interface SpreadOutput {
+  readonly eventId: string;
+  readonly ts: number;
+  readonly model: string;
+  readonly rentalUsdPerGpuHour: number;
+  readonly resaleUsdPerUnit: number;
+  readonly rentalYieldAnnual: number;
+}
 
 /**
  * The portfolio view per model at a window close (ARCHITECTURE.md measurement `exposure`,

@@ -297,6 +297,9 @@ function expireCures(state: ProcessorState, clock: number, out: StepOutput[]): v
 
 // ---------------------------------------------------------------- windows
 
+/** 365.25 days of 24 hours (DOMAIN.md "Units and time"). */
+const HOURS_PER_YEAR = 8766;
+
 function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutput[]): void {
   const ws = state.windowStartMs;
   const clock = state.clockMs;
@@ -315,6 +318,25 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
       stale: idx.stale,
       rejected: w.rejected.get(instrument) ?? 0,
       bySource: idx.bySource,
+    });
+  }
+  // The rental-to-resale spread of each GPU model whose rental or resale index moved.
+  const spreadModels = new Set<string>();
+  for (const instrument of w.instruments) {
+    if (instrument.startsWith('rental:') || instrument.startsWith('resale:')) spreadModels.add(instrument.slice(7));
+  }
+  for (const model of [...spreadModels].sort(byString)) {
+    const rental = state.index.instruments.get(`rental:${model}`)?.value ?? null;
+    const resale = state.index.instruments.get(`resale:${model}`)?.value ?? null;
+    if (rental === null || resale === null || !(resale > 0)) continue;
+    out.push({
+      kind: 'spread',
+      eventId: eventId('spread', model, ws),
+      ts: ws,
+      model,
+      rentalUsdPerGpuHour: rental,
+      resaleUsdPerUnit: resale,
+      rentalYieldAnnual: (rental * HOURS_PER_YEAR) / resale,
     });
   }
   for (const id of [...w.entities].sort(byString)) {

@@ -11,6 +11,7 @@
  * | `item`         | entity, item, model, valued_by         | market_value, liquidation_value, haircut |
  * | `stress`       | entity, scenario                       | ltv, dscr, worst_status_level |
  * | `exposure`     | model                                  | units_pledged, units_at_margin_call, depth_per_month, months_to_absorb |
+ * | `spread`*      | model                                  | rental_usd_per_gpu_hour, resale_usd_per_unit, rental_yield_annual (rental x 8,766 h / resale) |
  * | `alert`        | entity, facility ('-' for entity rules), rule, to | value, threshold, level |
  * | `feed`         | source                                 | quotes, rejects, reconnects, last_tick_age_s |
  * | `data_quality`*| instrument, source, reason             | count (1 per event) |
@@ -32,6 +33,7 @@ export const MEASUREMENT = {
   item: 'item',
   stress: 'stress',
   exposure: 'exposure',
+  spread: 'spread',
   alert: 'alert',
   feed: 'feed',
   dataQuality: 'data_quality',
@@ -111,6 +113,10 @@ export const FIELD = {
   unitsAtMarginCall: 'units_at_margin_call',
   depthPerMonth: 'depth_per_month',
   monthsToAbsorb: 'months_to_absorb',
+  // spread
+  rentalUsdPerGpuHour: 'rental_usd_per_gpu_hour',
+  resaleUsdPerUnit: 'resale_usd_per_unit',
+  rentalYieldAnnual: 'rental_yield_annual',
   // alert
   threshold: 'threshold',
   level: 'level',

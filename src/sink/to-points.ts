@@ -66,6 +66,16 @@ function pointsOf(output: StepOutput, run: string): Point[] {
           output.ts,
         ),
       ];
+    case 'spread':
+      return [
+        point(
+          MEASUREMENT.spread,
+          { [TAG.model]: output.model },
+          run,
+          { [FIELD.rentalUsdPerGpuHour]: output.rentalUsdPerGpuHour, [FIELD.resaleUsdPerUnit]: output.resaleUsdPerUnit, [FIELD.rentalYieldAnnual]: output.rentalYieldAnnual },
+          output.ts,
+        ),
+      ];
     case 'alert_state':
       return [];
     default:

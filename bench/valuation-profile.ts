@@ -71,8 +71,11 @@ function checkCases(): Array<{ market: Market; atMs: number }> {
       else if (i?.kind === 'resale') delete snap.resale[i.model];
       else snap.hashprice = null;
     }
-    // From 2021 to 2029 in uneven steps, some at a month's last millisecond.
-    const atMs = Date.parse('2021-06-15T00:00:00Z') + k * 14.7 * 86_400_000 + (k % 3 === 0 ? 86_399_999 : (k * 7919) % 86_400_000);
+    // From 2021 to 2029, two instants a day (the second reuses the day's memoised debt schedule):
+    // midnights, a day's last millisecond, and times in between.
+    const day = Date.parse('2021-06-15T00:00:00Z') + Math.floor((k >> 1) * 29.3) * 86_400_000;
+    const timeOfDay = k % 2 === 0 ? (k % 6 === 0 ? 0 : (k * 7919) % 86_400_000) : k % 4 === 1 ? 86_399_999 : (k * 104_729) % 86_400_000;
+    const atMs = day + timeOfDay;
     cases.push({ market: snap, atMs });
   }
   return cases;
@@ -119,10 +122,51 @@ function checkCalendar(): number {
   return bad;
 }
 
+/** ISO date `days` after `date` (a sheet date), at `timeOfDayMs` when not 0. */
+function shiftDate(date: string, days: number, timeOfDayMs: number): string {
+  const ms = Date.parse(date.length === 10 ? `${date}T00:00:00Z` : date) + days * 86_400_000 + timeOfDayMs;
+  const iso = new Date(ms).toISOString();
+  return timeOfDayMs === 0 ? iso.slice(0, 10) : iso;
+}
+
+/**
+ * The first 300 sheets with their dates moved off the first of the month (month ends, leap days),
+ * one in five with a time of day (not memoable), for the day memo of the debt schedule.
+ */
+function shiftedSheets(): SheetVersion[] {
+  return sheets.slice(0, 300).map((s, i) => {
+    const days = (i * 37) % 31;
+    const tod = i % 5 === 0 ? ((i * 7_777_777) % 86_400_000) : 0;
+    return {
+      ...s,
+      fleet: s.fleet.map((it) => ({ ...it, acquiredAt: shiftDate(it.acquiredAt, days, 0), ...(it.contracted === undefined ? {} : { contracted: { ...it.contracted, until: shiftDate(it.contracted.until, days + 3, 0) } }) })),
+      facilities: s.facilities.map((f) => ({ ...f, start: shiftDate(f.start, days, tod), maturity: shiftDate(f.maturity, (days * 3) % 31, 0) })),
+    };
+  });
+}
+
+/** Instants 0.37 days apart over 60 days across month ends, every fifth at a midnight. */
+function walkInstants(): number[] {
+  const out: number[] = [];
+  const start = Date.parse('2026-01-20T00:00:00Z');
+  for (let i = 0; i < 160; i++) {
+    const t = start + Math.round(i * 0.37 * 86_400_000);
+    out.push(i % 5 === 0 ? t - (t % 86_400_000) : t);
+  }
+  return out;
+}
+
 function check(): number {
   const cases = checkCases();
   let compared = 0;
   const mismatches: string[] = [];
+  const walk = walkInstants();
+  for (const s of shiftedSheets()) {
+    for (const atMs of walk) {
+      diff(referenceValueEntity(s, book.market, atMs, params, { stress: false }), valueEntity(s, book.market, atMs, params, { stress: false }), `${s.id}(shifted)@${new Date(atMs).toISOString()}`, mismatches);
+      compared++;
+    }
+  }
   for (const { market, atMs } of cases) {
     for (const s of sheets) {
       for (const stress of [false, true]) {
@@ -133,7 +177,7 @@ function check(): number {
       }
     }
   }
-  console.log(`check: ${compared} valuations (${sheets.length} entities x ${cases.length} markets x with/without stress), ${mismatches.length} mismatches`);
+  console.log(`check: ${compared} valuations (300 entities with shifted dates x ${walk.length} instants, and ${sheets.length} entities x ${cases.length} markets x with/without stress), ${mismatches.length} mismatches`);
   for (const m of mismatches.slice(0, 20)) console.log(`  ${m}`);
   return mismatches.length;
 }

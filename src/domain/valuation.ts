@@ -152,6 +152,12 @@ const FWD_VALUE = 1;
 const FWD_MISSING = 2;
 
 const baseScratch = new Assessment();
+/** Per facility of the sheet being valued: outstanding now and in twelve months, secured (scratch, like Assessment). */
+let scratchOutstanding = new Float64Array(8);
+let scratchOut12 = new Float64Array(8);
+let scratchSecured = new Uint8Array(8);
+const tenorScratch: number[] = [];
+const lifeScratch: Array<number | null> = [];
 const stressScratch = new Assessment();
 
 /** The decline factors `(1 - g) ^ ((m - 0.5) / 12)` of months m = 1..12, computed once per valuation. */
@@ -209,6 +215,104 @@ interface FacilityPlan {
   readonly pledgeUnits: Float64Array;
   /** End of economic life of each pledged item of a known model; null when a date is invalid. */
   readonly lifeEnds: readonly CivilInstant[] | null;
+  /**
+   * Start, maturity and ends of life are all whole-ms midnights: then the schedule below is the
+   * same for every instant of one day after its midnight (every comparison of the schedule is
+   * between one of those midnights and t, or a month date of t, which keeps t's time of day), and
+   * is memoised per day in `memo`.
+   */
+  readonly memoable: boolean;
+  readonly memo: Schedule;
+}
+
+/** What the facility's dates give at one instant: the terms of the debt schedule, in the order they are summed. */
+interface Schedule {
+  /** scheduleKey of the instant these values are for (NaN: none). */
+  key: number;
+  outstanding: number;
+  outstanding12: number;
+  interest: number;
+  hasInstalments: boolean;
+  instalments: number;
+  hasMaturity: boolean;
+  maturity: number;
+  tenorMonthsLeft: number;
+  collateralLifeMonthsLeft: number | null;
+}
+
+const newSchedule = (): Schedule => ({
+  key: Number.NaN,
+  outstanding: 0,
+  outstanding12: 0,
+  interest: 0,
+  hasInstalments: false,
+  instalments: 0,
+  hasMaturity: false,
+  maturity: 0,
+  tenorMonthsLeft: 0,
+  collateralLifeMonthsLeft: null,
+});
+
+/**
+ * The memo key of an instant: the instant itself at a midnight; within a day after its midnight,
+ * that midnight + 0.5 (one key for the whole open day; never a whole ms, so never an instant's key).
+ * NaN (never equal) when the instant is not a whole ms.
+ */
+const scheduleKey = (at: CivilInstant): number => (!at.exact ? Number.NaN : at.timeOfDayMs === 0 ? at.ms : at.ms - at.timeOfDayMs + 0.5);
+
+const isMidnight = (c: CivilInstant): boolean => c.exact && c.timeOfDayMs === 0;
+
+/** Scratch schedule of facilities that are not memoable. */
+const scratchSchedule = newSchedule();
+
+/**
+ * The debt schedule of one facility at `months[0]` (DOMAIN.md "Outstanding principal", "Debt service"):
+ * memoised per day when the facility's dates allow it, else computed into scratch.
+ */
+function scheduleOf(fac: Facility, fp: FacilityPlan, months: readonly CivilInstant[], key: number, withLife: boolean): Schedule {
+  if (fp.memoable && fp.memo.key === key) return fp.memo;
+  const s = fp.memoable ? fp.memo : scratchSchedule;
+  const at = months[0];
+  const at12 = months[12];
+  const t = at.ms;
+  const t12 = at12.ms;
+  const n = fp.n;
+  const startMs = fp.startMs;
+  const maturityMs = fp.maturityMs;
+  s.outstanding = outstandingOf(fac.principal, fp, at);
+  s.outstanding12 = outstandingOf(fac.principal, fp, at12);
+  // Interest on the outstanding at each of the twelve monthly dates from t.
+  let owedMonths = 0;
+  for (let k = 0; k < 12; k++) owedMonths += outstandingOf(fac.principal, fp, months[k]);
+  s.interest = (owedMonths * fac.rate) / 12;
+  s.hasInstalments = false;
+  s.hasMaturity = false;
+  if (maturityMs > startMs) {
+    // Scheduled instalments on anniversaries j of start with t < date <= min(t + 12 months, maturity).
+    if (n > 0) {
+      const end = t12 < maturityMs ? at12 : fp.maturity;
+      const endMs = end.ms;
+      if (endMs > t && endMs >= startMs) {
+        const jLo = wholeMonthsBetween(fp.start, at) + 1;
+        const jHi = Math.min(n, wholeMonthsBetween(fp.start, end));
+        if (jHi >= jLo) {
+          s.hasInstalments = true;
+          s.instalments = ((jHi - jLo + 1) * fac.principal) / n;
+        }
+      }
+    }
+    // What is still owed at a maturity inside the window, after that day's instalment.
+    if (maturityMs > t && maturityMs <= t12) {
+      s.hasMaturity = true;
+      s.maturity = n === 0 ? fac.principal : fac.principal * Math.max(0, 1 - Math.min(n, fp.monthsToMaturity) / n);
+    }
+  }
+  if (withLife) {
+    s.tenorMonthsLeft = wholeMonthsBetween(at, fp.maturity);
+    s.collateralLifeMonthsLeft = lifeMonthsLeft(fp.lifeEnds ?? [], at);
+  }
+  s.key = fp.memoable ? key : Number.NaN;
+  return s;
 }
 
 interface SheetPlan {
@@ -281,13 +385,15 @@ function buildPlan(sheet: SheetVersion, params: DomainParams): SheetPlan {
       pledgeBtc[p] = pledges[p].charCodeAt(9) === 66 ? 1 : 0; // 'holdings:B...'
       if (kind === PLEDGE_LOT) pledgeUnits[p] = lotUnits(pledges[p]);
     }
+    const start = civilInstant(startMs);
+    const maturity = civilInstant(maturityMs);
     facilities.push({
       n: monthsOf(fac),
       startMs,
       maturityMs,
       datesValid,
-      start: civilInstant(startMs),
-      maturity: civilInstant(maturityMs),
+      start,
+      maturity,
       monthsToMaturity: datesValid ? wholeMonths(startMs, maturityMs) : Number.NaN,
       secured: pledges.length > 0,
       pledgeKind,
@@ -295,6 +401,8 @@ function buildPlan(sheet: SheetVersion, params: DomainParams): SheetPlan {
       pledgeBtc,
       pledgeUnits,
       lifeEnds,
+      memoable: datesValid && lifeEnds !== null && isMidnight(start) && isMidnight(maturity) && lifeEnds.every(isMidnight),
+      memo: newSchedule(),
     });
   }
   return { params, items, facilities, curves: curvesOf(sheet, params) };
@@ -677,19 +785,23 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const plan = planOf(sheet, params);
   const months = monthsFrom(t);
   const at = months[0];
-  const at12 = months[12];
-  const t12 = at12.ms;
+  const key = scheduleKey(at);
   const facilities = sheet.facilities;
   const nFac = facilities.length;
-  const outstanding = new Float64Array(nFac);
-  const secured = new Uint8Array(nFac);
+  if (scratchOutstanding.length < nFac) {
+    scratchOutstanding = new Float64Array(Math.max(nFac, scratchOutstanding.length * 2));
+    scratchOut12 = new Float64Array(scratchOutstanding.length);
+    scratchSecured = new Uint8Array(scratchOutstanding.length);
+  }
+  const outstanding = scratchOutstanding;
+  const secured = scratchSecured;
+  const out12 = scratchOut12;
 
   let totalDebt = 0;
   let securedDebt = 0;
   let debtService12 = 0;
   let maturities12 = 0;
   let maxDscrMin: number | null = null;
-  const out12 = new Float64Array(nFac);
   for (let f = 0; f < nFac; f++) {
     const fac = facilities[f];
     const fp = plan.facilities[f];
@@ -698,35 +810,21 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
       dateMs(fac.start);
       dateMs(fac.maturity);
     }
-    const n = fp.n;
-    const startMs = fp.startMs;
-    const maturityMs = fp.maturityMs;
-    const out = outstandingOf(fac.principal, fp, at);
+    const sc = scheduleOf(fac, fp, months, key, fp.lifeEnds !== null);
+    const out = sc.outstanding;
     outstanding[f] = out;
     secured[f] = fp.secured ? 1 : 0;
-    out12[f] = outstandingOf(fac.principal, fp, at12);
+    out12[f] = sc.outstanding12;
     totalDebt += out;
     if (secured[f] === 1) securedDebt += out;
     if (out > 0 && fac.covenants.dscrMin !== undefined && (maxDscrMin === null || fac.covenants.dscrMin > maxDscrMin)) maxDscrMin = fac.covenants.dscrMin;
-
-    // Interest on the outstanding at each of the twelve monthly dates from t.
-    let owedMonths = 0;
-    for (let k = 0; k < 12; k++) owedMonths += outstandingOf(fac.principal, fp, months[k]);
-    debtService12 += (owedMonths * fac.rate) / 12;
-    if (maturityMs <= startMs) continue;
-    // Scheduled instalments on anniversaries j of start with t < date <= min(t + 12 months, maturity).
-    if (n > 0) {
-      const end = t12 < maturityMs ? at12 : fp.maturity;
-      const endMs = end.ms;
-      if (endMs > t && endMs >= startMs) {
-        const jLo = wholeMonthsBetween(fp.start, at) + 1;
-        const jHi = Math.min(n, wholeMonthsBetween(fp.start, end));
-        if (jHi >= jLo) debtService12 += ((jHi - jLo + 1) * fac.principal) / n;
-      }
-    }
-    // What is still owed at a maturity inside the window, after that day's instalment.
-    if (maturityMs > t && maturityMs <= t12) {
-      maturities12 += n === 0 ? fac.principal : fac.principal * Math.max(0, 1 - Math.min(n, fp.monthsToMaturity) / n);
+    debtService12 += sc.interest;
+    if (sc.hasInstalments) debtService12 += sc.instalments;
+    if (sc.hasMaturity) maturities12 += sc.maturity;
+    if (!fp.memoable) {
+      // Scratch: keep what the output needs before the next facility overwrites it.
+      tenorScratch[f] = sc.tenorMonthsLeft;
+      lifeScratch[f] = sc.collateralLifeMonthsLeft;
     }
   }
   const missing: string[] = [];
@@ -771,8 +869,8 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
     const cureRaw = ltv === null || restore === undefined ? null : ratio(out, restore);
     const cure = cureRaw === null ? null : Math.max(0, cureRaw - (cv ?? 0));
     const fp = plan.facilities[f];
-    const tenorMonthsLeft = wholeMonthsBetween(at, fp.maturity);
-    const lifeLeft = fp.lifeEnds === null ? collateralLifeMonthsLeft(sheet, fac, t, params) : lifeMonthsLeft(fp.lifeEnds, at);
+    const tenorMonthsLeft = fp.lifeEnds === null ? wholeMonthsBetween(at, fp.maturity) : fp.memoable ? fp.memo.tenorMonthsLeft : tenorScratch[f];
+    const lifeLeft = fp.lifeEnds === null ? collateralLifeMonthsLeft(sheet, fac, t, params) : fp.memoable ? fp.memo.collateralLifeMonthsLeft : lifeScratch[f];
     facOut[f] = {
       id: fac.id,
       outstanding: out,

@@ -7,11 +7,25 @@ import { startHttpServer } from '../server/http-server.ts';
 import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
 
 /**
- * `ccm process [--config FILE] [--run NAME] [--instance ID]`: the stream processor alone
- * (entities + quotes from Kafka, results to InfluxDB and the output topics). Never loads ccxt.
+ * `ccm process [--config FILE] [--run NAME] [--instance ID] [--no-ticks] [--until-end]`: the
+ * stream processor alone (entities + quotes from Kafka, results to InfluxDB and the output
+ * topics). Never loads ccxt.
+ *   --no-ticks   the clock moves with the data only (no wall-clock ticks) and a new group starts
+ *                at the earliest retained quote: a run is then a pure function of the topics
+ *                (the fault tests compare it with the in-memory fold)
+ *   --until-end  stop, closing every window, once the quotes present at start are processed
+ * Exit codes: 0 after SIGTERM/SIGINT (or --until-end) once flushed and committed, 1 when the
+ * processor failed for good, 2 for bad usage or configuration.
  */
 export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs('process', argv, { ...configOption, run: { type: 'string' }, instance: { type: 'string' } });
+  const { values } = parseCommandArgs('process', argv, {
+    ...configOption,
+    run: { type: 'string' },
+    instance: { type: 'string' },
+    'no-ticks': { type: 'boolean' },
+    'until-end': { type: 'boolean' },
+  });
+  const ticks = values['no-ticks'] !== true;
   const config = await loadCommandConfig(values.config);
   const logger = createLogger();
   const catalog = await loadCatalog(config.catalog);
@@ -33,8 +47,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     instanceId: values.instance ?? config.processor.instanceId,
     lookbackMs: config.processor.lookbackMs,
     maxLatenessMs: config.processor.maxLatenessMs,
-    ticks: { intervalMs: config.processor.tickMs, now: () => Date.now() },
-    startFrom: 'lookback',
+    ticks: ticks ? { intervalMs: config.processor.tickMs, now: () => Date.now() } : undefined,
+    startFrom: ticks ? 'lookback' : 'earliest',
+    untilEnd: values['until-end'] === true,
   });
   const http = config.http.enabled
     ? await startHttpServer({
@@ -65,7 +80,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const terminated = onTerminate();
   await processor.start();
   await notifier?.start();
-  const why = await Promise.race([terminated, processor.done.then(() => 'failed')]);
+  const why = await Promise.race([terminated, processor.done.then(() => (processor.error ? 'failed' : 'end of input'))]);
   logger.info({ component: 'process', why }, 'stopping');
   const r = await withDeadline(9000, async () => {
     await notifier?.stop();

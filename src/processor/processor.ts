@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
 import type { StepEvent, StepOutput, AlertStateRecord } from '../domain/step-types.ts';
 import type { Quote } from '../domain/quote.ts';
-import { initialState, step, flush, restoreAlertStates, type ProcessorState } from '../domain/step.ts';
+import { initialState, step, flush, restoreAlertStates, alertStates, type ProcessorState } from '../domain/step.ts';
 import { toPoints } from '../sink/to-points.ts';
 import { EventMerger } from './event-merger.ts';
 import { decodeEntity, decodeQuote } from './decode.ts';
@@ -49,6 +49,8 @@ export interface ProcessorOptions {
   readonly ticks?: { readonly intervalMs: number; readonly now: () => number };
   /** Where a new group starts: the earliest retained quote, or now minus the look-back window. */
   readonly startFrom: 'earliest' | 'lookback';
+  /** A new group starts at these offsets (a replaced replay run starts after its old input). */
+  readonly startAt?: readonly TopicOffset[];
   /** Replay: stop once the quotes present at start are processed, closing every window. */
   readonly untilEnd?: boolean;
   /** Publish valuations, alerts and alert states to their topics (default true). */
@@ -144,18 +146,22 @@ export class Processor {
     this.merger = new EventMerger(Array.from({ length: partitions }, (_, i) => i));
     let committed = await bus.committedOffsets(this.quoteGroupId, topics.quotes);
     const restart = committed.some((c) => BigInt(c.offset) >= 0n);
+    let checkpointTs = -Infinity;
     if (!restart) {
-      if (this.o.startFrom === 'lookback' && this.o.ticks) {
+      if (this.o.startAt) {
+        await bus.commitOffsets(this.quoteGroupId, topics.quotes, this.o.startAt);
+        committed = [...this.o.startAt];
+      } else if (this.o.startFrom === 'lookback' && this.o.ticks) {
         const from = await bus.offsetsForTimestamp(topics.quotes, this.o.ticks.now() - this.o.lookbackMs);
         await bus.commitOffsets(this.quoteGroupId, topics.quotes, from);
         committed = from;
       }
     } else {
-      await this.rebuild(committed);
+      checkpointTs = await this.rebuild(committed);
     }
     for (const c of committed) if (BigInt(c.offset) >= 0n) this.merger.seed(c.partition, BigInt(c.offset));
     // Persisted alert states belong to the checkpoint: only a restart restores them.
-    if (restart) await this.restoreAlerts();
+    if (restart) await this.restoreAlerts(checkpointTs);
     if (this.o.untilEnd) this.endAtStart = await bus.endOffsets(topics.quotes);
 
     // 3. Quotes.
@@ -224,8 +230,11 @@ export class Processor {
     this.checkEntitiesReady();
   }
 
-  /** Restart: replay the look-back window ending at the committed offsets, discarding outputs. */
-  private async rebuild(committed: readonly TopicOffset[]): Promise<void> {
+  /**
+   * Restart: replay the look-back window ending at the committed offsets, discarding outputs.
+   * Returns the checkpoint's event time: the latest event time among the last committed records.
+   */
+  private async rebuild(committed: readonly TopicOffset[]): Promise<number> {
     const { bus, topics } = this.o;
     let lastTs = -Infinity;
     for (const c of committed) {
@@ -238,7 +247,7 @@ export class Processor {
       });
       for (const r of last) if (r.ts > lastTs) lastTs = r.ts;
     }
-    if (lastTs === -Infinity) return;
+    if (lastTs === -Infinity) return lastTs;
     const fromByTime = await bus.offsetsForTimestamp(topics.quotes, lastTs - this.o.lookbackMs);
     const from = fromByTime.map((f) => {
       const c = committed.find((x) => x.partition === f.partition);
@@ -256,21 +265,39 @@ export class Processor {
       n++;
     }
     this.log.info({ quotes: n, untilTs: lastTs, lookbackMs: this.o.lookbackMs }, 'state rebuilt from the look-back window');
+    return lastTs;
   }
 
-  private async restoreAlerts(): Promise<void> {
+  /**
+   * The persisted alert states that belong to the checkpoint complete the rebuilt state. Kept:
+   * per key, the latest record published before the commit. An `alert_state` record carries the
+   * start of the window whose close emitted it, and a window closes at the first quote of a later
+   * window, so a record with `ts + emitIntervalMs <= checkpointTs` was written before the committed
+   * quotes were; later ones were written past the checkpoint by the crashed run (their quotes will
+   * be processed again) and would put the state ahead of its offsets. A kept record overwrites the
+   * rebuilt status only when its transition is more recent (`since`): the rebuild reproduces every
+   * transition the quotes of the window caused, including those of the still open window that no
+   * record holds yet; what it cannot reproduce (transitions older than the window, or driven by
+   * wall-clock ticks, which are not in the log) comes from the records.
+   * Found by the kill test (test/fault/kill-restart.test.ts): restoring every record after the
+   * rebuild made a restarted run skip transitions the crashed run had already recorded.
+   */
+  private async restoreAlerts(checkpointTs: number): Promise<void> {
     if (this.o.publishOutputs === false) return;
     const records = await this.o.bus.readToEnd(this.o.topics.alertState);
     const latest = new Map<string, AlertStateRecord | null>();
     const prefix = `${this.o.run}/`;
+    const closedBy = checkpointTs - this.o.params.emitIntervalMs;
     for (const r of records) {
       if (r.key === null || !r.key.startsWith(prefix)) continue;
+      if (r.value !== null && r.ts > closedBy) continue;
       const key = r.key.slice(prefix.length);
       const entity = key.split('/')[0];
       if (!this.entityPartitionOf.has(entity)) continue;
       latest.set(key, r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord));
     }
-    const restored = [...latest.values()].filter((x): x is AlertStateRecord => x !== null);
+    const rebuilt = new Map(alertStates(this.state).map((a) => [a.key, a]));
+    const restored = [...latest.values()].filter((x): x is AlertStateRecord => x !== null && (rebuilt.get(x.key)?.since ?? -Infinity) < x.since);
     if (restored.length > 0) {
       this.state = restoreAlertStates(this.state, restored);
       this.log.info({ alertStates: restored.length }, 'alert states restored');

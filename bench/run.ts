@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runCore } from './core.ts';
 import { runPipeline } from './pipeline.ts';
+import { runLatency, runMemory } from './latency.ts';
 
 /**
  * `npm run bench -- <section...> [--quick] [--no-write] [--out DIR]`: runs benchmark sections and
@@ -23,6 +24,8 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   core: ({ quick, log }) =>
     runCore(quick ? { entities: 1_000, fullQuotes: 5, incrementalQuotes: 50, stepQuotes: 100, growth: [0, 1_000, 5_000], growthQuotes: 100, log } : { log }),
   pipeline: ({ quick, log, flags }) => runPipeline(quick ? { entityCounts: [20, 50], quotes: 200, rawAt: 50, log } : { quotes: flags.quotes, log }),
+  latency: ({ quick, log, flags }) => runLatency(quick ? { entities: 20, rate: 200, seconds: 2, log } : { seconds: flags.latencySeconds, log }),
+  memory: ({ quick, log }) => runMemory(quick ? { entities: 50, quotes: 50, log } : { log }),
 };
 
 export interface ResultsFile {

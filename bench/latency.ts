@@ -1,0 +1,275 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Point } from '../src/sink/sink.ts';
+import { topicNames } from '../src/bus/topics.ts';
+import { MEASUREMENT } from '../src/sink/measurements.ts';
+import { Processor } from '../src/processor/processor.ts';
+import { publishEntities } from '../src/cli/entities-publish.ts';
+import { generateBook, generateQuotes } from './book.ts';
+import { benchParams, SOURCES_PER_INSTRUMENT } from './pipeline.ts';
+import {
+  benchLogger,
+  createTopics,
+  deleteTopics,
+  endMachine,
+  newBus,
+  newSink,
+  ObservedSink,
+  percentile,
+  publishQuotes,
+  REPO,
+  rssMb,
+  serviceEnv,
+  servicesMachine,
+  uniqueName,
+  type ServiceEnv,
+  type ServicesMachine,
+} from './support/harness.ts';
+
+/**
+ * The `latency` section: the processor under a fixed offered load (default 2,000 quotes per
+ * second for 10 s, from a producer in its own process, event time = produce time) against a book
+ * of 1,000 entities, with three latencies, each taken when InfluxDB acknowledged the write that
+ * holds the point (an acknowledged 1.x write is readable by the next query):
+ * - `quoteToIndex`: a quote produced -> the `index` point of its instrument and window. The index
+ *   is conflated per window (step.ts: one index output per instrument at the window close), so this
+ *   includes the wait for the window to close; `indexAfterClose` is the part after the close.
+ * - `quoteToAlert`: a quote produced -> an `alert` point it caused (alert `at` = the quote's time).
+ *   BTC swings between its level and half of it every second so LTV alerts keep firing.
+ * - `windowCloseToValuation`: the end of a window (its wall-clock time, as event time = wall
+ *   time) -> each `valuation` point of that window.
+ * The window is set to 1 s here (`emitIntervalMs`, default 60 s) so the run sees enough closes.
+ */
+export interface LatencyOptions {
+  readonly entities?: number;
+  readonly rate?: number;
+  readonly seconds?: number;
+  readonly emitIntervalMs?: number;
+  readonly seed?: number;
+  readonly env?: ServiceEnv;
+  readonly log?: (line: string) => void;
+}
+
+export interface Percentiles {
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export interface LatencyResult {
+  readonly input: { readonly entities: number; readonly offeredQuotesPerSecond: number; readonly seconds: number; readonly emitIntervalMs: number; readonly seed: number; readonly quotePartitions: number };
+  readonly produced: { readonly quotes: number; readonly ms: number; readonly quotesPerSecond: number };
+  readonly processed: number;
+  /** Time from the producer's end until the processor had processed every quote. */
+  readonly drainMs: number;
+  readonly quoteToIndex: Percentiles;
+  readonly indexAfterClose: Percentiles;
+  readonly quoteToAlert: Percentiles;
+  readonly windowCloseToValuation: Percentiles;
+  readonly target: { readonly p99Ms: 250; readonly met: boolean };
+  readonly machine: ServicesMachine;
+}
+
+const stats = (xs: readonly number[]): Percentiles => ({ samples: xs.length, p50Ms: percentile(xs, 50), p99Ms: percentile(xs, 99), maxMs: xs.length > 0 ? Math.max(...xs) : NaN });
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResult> {
+  const env = opts.env ?? serviceEnv('default');
+  const log = opts.log ?? (() => undefined);
+  const entities = opts.entities ?? 1_000;
+  const rate = opts.rate ?? 2_000;
+  const seconds = opts.seconds ?? 10;
+  const emitIntervalMs = opts.emitIntervalMs ?? 1_000;
+  const seed = opts.seed ?? 42;
+  const machine = servicesMachine();
+  const logger = benchLogger();
+  const params = { ...benchParams(), emitIntervalMs };
+  const name = uniqueName('latency');
+  const prefix = `${name}.`;
+  const t = topicNames(prefix);
+  const book = generateBook({ entities, seed });
+
+  const quoteTimes = new Map<string, number[]>();
+  const toIndex: number[] = [];
+  const afterClose: number[] = [];
+  const toAlert: number[] = [];
+  const toValuation: number[] = [];
+  const windowOf = (ts: number) => Math.floor(ts / emitIntervalMs) * emitIntervalMs;
+  const observe = (points: readonly Point[], ack: number) => {
+    for (const p of points) {
+      if (p.measurement === MEASUREMENT.price) {
+        const key = `${p.tags.instrument}|${windowOf(p.ts)}`;
+        const list = quoteTimes.get(key);
+        if (list) list.push(p.ts);
+        else quoteTimes.set(key, [p.ts]);
+      } else if (p.measurement === MEASUREMENT.index) {
+        const ws = windowOf(p.ts);
+        const key = `${p.tags.instrument}|${ws}`;
+        for (const ts of quoteTimes.get(key) ?? []) toIndex.push(ack - ts);
+        quoteTimes.delete(key);
+        afterClose.push(ack - (ws + emitIntervalMs));
+      } else if (p.measurement === MEASUREMENT.alert) toAlert.push(ack - p.ts);
+      else if (p.measurement === MEASUREMENT.valuation) toValuation.push(ack - (windowOf(p.ts) + emitIntervalMs));
+    }
+  };
+  const bus = newBus(env, logger);
+  const sink = new ObservedSink(newSink(env, logger), observe);
+  let processor: Processor | null = null;
+  try {
+    await sink.ensure();
+    await createTopics(bus, prefix, 3);
+    await publishEntities(bus, t.entities, book.entities, 0);
+    processor = new Processor({
+      bus,
+      sink,
+      logger,
+      params,
+      topics: { quotes: t.quotes, entities: t.entities, valuations: t.valuations, alerts: t.alerts, alertState: t.alertState, deadletter: t.deadletter },
+      run: name,
+      groupId: name,
+      instanceId: 'p0',
+      lookbackMs: 2 * 24 * 3600_000,
+      maxLatenessMs: 2000,
+      ticks: { intervalMs: 1000, now: () => Date.now() },
+      startFrom: 'earliest',
+      sessionTimeoutMs: 6000,
+    });
+    await processor.start();
+    log(`latency: processor ready with ${entities} entities; offering ${rate} quotes/s for ${seconds} s`);
+    const args = { brokers: env.kafkaBrokers, topic: t.quotes, rate, seconds, seed, instruments: book.instruments, swingMs: 1000 };
+    const produced = await new Promise<{ produced: number; ms: number }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', new URL('./support/paced-producer.ts', import.meta.url).pathname, JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as { produced: number; ms: number }) : reject(new Error(`paced producer exited ${code}`))));
+    });
+    const tEnd = Date.now();
+    log(`latency: produced ${produced.produced} quotes in ${produced.ms} ms; draining`);
+    while (processor.stats().events < produced.produced) {
+      if (processor.error) throw processor.error;
+      if (Date.now() - tEnd > 30 * 60_000) throw new Error(`latency: the processor did not drain in 30 minutes (${processor.stats().events}/${produced.produced})`);
+      await sleep(100);
+    }
+    const drainMs = Date.now() - tEnd;
+    // one more window for the last window's index and valuation points
+    await sleep(emitIntervalMs + 1500);
+    await processor.stop();
+    if (processor.error) throw processor.error;
+    const idx = stats(toIndex);
+    const alert = stats(toAlert);
+    const val = stats(toValuation);
+    return {
+      input: { entities, offeredQuotesPerSecond: rate, seconds, emitIntervalMs, seed, quotePartitions: 3 },
+      produced: { quotes: produced.produced, ms: produced.ms, quotesPerSecond: Math.round((produced.produced * 1000) / produced.ms) },
+      processed: processor.stats().events,
+      drainMs,
+      quoteToIndex: idx,
+      indexAfterClose: stats(afterClose),
+      quoteToAlert: alert,
+      windowCloseToValuation: val,
+      target: { p99Ms: 250, met: idx.p99Ms <= 250 && alert.p99Ms <= 250 && val.p99Ms <= 250 },
+      machine: endMachine(machine),
+    };
+  } finally {
+    await processor?.stop().catch(() => undefined);
+    await sink.deleteRun(name).catch(() => undefined);
+    await sink.close();
+    await deleteTopics(bus, prefix).catch(() => undefined);
+    await bus.close();
+  }
+}
+
+/**
+ * The `memory` section: resident memory (VmRSS of /proc/<pid>/status, sampled every 200 ms) of
+ * `ccm process` itself, a child process started as a user would (`node --import tsx
+ * src/cli/ccm.ts process`), with a book of 10,000 entities and `quotes` quotes at 1 s of event
+ * time each, ending now (inside its look-back window), until it has committed every quote.
+ */
+export interface MemoryOptions {
+  readonly entities?: number;
+  readonly quotes?: number;
+  readonly seed?: number;
+  readonly env?: ServiceEnv;
+  readonly log?: (line: string) => void;
+}
+
+export interface MemoryResult {
+  readonly input: { readonly entities: number; readonly quotes: number; readonly cadenceMs: number; readonly seed: number };
+  readonly rssMb: { readonly afterEntities: number; readonly peak: number; readonly atEnd: number; readonly samples: number };
+  readonly ms: number;
+  readonly target: { readonly rssMb: 200; readonly met: boolean };
+  readonly machine: ServicesMachine;
+}
+
+export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult> {
+  const env = opts.env ?? serviceEnv('default');
+  const log = opts.log ?? (() => undefined);
+  const entities = opts.entities ?? 10_000;
+  const quotesN = opts.quotes ?? 1_000;
+  const seed = opts.seed ?? 42;
+  const cadenceMs = 1_000;
+  const machine = servicesMachine();
+  const logger = benchLogger();
+  const name = uniqueName('memory');
+  const prefix = `${name}.`;
+  const t = topicNames(prefix);
+  const bus = newBus(env, logger);
+  const sink = newSink(env, logger);
+  const dir = mkdtempSync(join(tmpdir(), 'ccm-bench-memory-'));
+  try {
+    const book = generateBook({ entities, seed });
+    const start = Date.now() - quotesN * cadenceMs;
+    const quotes = generateQuotes({ seed, count: quotesN, startTs: start, cadenceMs, instruments: book.instruments, sourcesPerInstrument: SOURCES_PER_INSTRUMENT }).map((q) => ({ ...q, receivedAt: q.ts }));
+    await createTopics(bus, prefix, 3);
+    await publishEntities(bus, t.entities, book.entities, 0);
+    await publishQuotes(bus, t.quotes, quotes);
+    const config = join(dir, 'bench.yaml');
+    writeFileSync(config, `mode: live\nkafka:\n  enabled: true\n  topicPrefix: "${prefix}"\n  quotePartitions: 3\n  entityPartitions: 2\ninflux:\n  enabled: true\nprocessor:\n  run: ${name}\n  groupId: ${name}\n  instanceId: p0\nhttp:\n  enabled: false\n`);
+    const childEnv = { ...process.env, CCM_KAFKA_BROKERS: env.kafkaBrokers.join(','), CCM_INFLUX_URL: env.influxUrl, CCM_INFLUX_USER: env.influxUser, CCM_INFLUX_PASSWORD: env.influxPassword, CCM_INFLUX_DB: env.influxDb, CCM_LOG_LEVEL: 'warn', CCM_TOPIC_PREFIX: prefix };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/ccm.ts', 'process', '--config', config], { cwd: REPO, env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    let alive = true;
+    void exited.then(() => (alive = false));
+    const pid = child.pid as number;
+    const samples: number[] = [];
+    let afterEntities = NaN;
+    const t0 = Date.now();
+    const end = await bus.endOffsets(t.quotes);
+    const group = `${name}.quotes.p0`;
+    for (;;) {
+      if (!alive) throw new Error('memory: ccm process exited before the end of its input');
+      if (Date.now() - t0 > 30 * 60_000) throw new Error('memory: ccm process did not finish in 30 minutes');
+      const rss = rssMb(pid);
+      if (rss !== null) samples.push(rss);
+      const committed = await bus.committedOffsets(group, t.quotes);
+      const started = committed.some((c) => BigInt(c.offset) >= 0n);
+      if (started && Number.isNaN(afterEntities) && rss !== null) afterEntities = rss;
+      if (end.every((e) => BigInt(e.offset) === 0n || BigInt(committed.find((c) => c.partition === e.partition)?.offset ?? '-1') >= BigInt(e.offset))) break;
+      await sleep(200);
+    }
+    const ms = Date.now() - t0;
+    const atEnd = rssMb(pid) ?? NaN;
+    child.kill('SIGTERM');
+    await exited;
+    const peak = Math.max(...samples);
+    log(`memory: ccm process with ${entities} entities: peak ${peak} MB resident`);
+    return {
+      input: { entities, quotes: quotesN, cadenceMs, seed },
+      rssMb: { afterEntities, peak, atEnd, samples: samples.length },
+      ms,
+      target: { rssMb: 200, met: peak <= 200 },
+      machine: endMachine(machine),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await sink.deleteRun(name).catch(() => undefined);
+    await sink.close();
+    await deleteTopics(bus, prefix).catch(() => undefined);
+    await bus.close();
+  }
+}

@@ -77,12 +77,9 @@ export const ConfigSchema = z.strictObject({
       instanceId: z.string().regex(/^[A-Za-z0-9._-]+$/).default('p0'),
       tickMs: z.number().int().positive().default(1000),
       maxLatenessMs: z.number().int().nonnegative().default(2000),
-      /** A partition with no record for this long no longer holds the watermark back. */
-      idleMs: z.number().int().positive().default(1000),
       /** Look-back window replayed on restart (at least the largest staleAfter). */
       lookbackMs: z.number().int().positive().default(2 * 24 * 3600 * 1000),
       emitIntervalMs: z.number().int().positive().default(60_000),
-      maxBatchOutputs: z.number().int().positive().default(20_000),
     })
     .prefault({}),
   domain: z

@@ -6,6 +6,7 @@ import type { Market } from '../src/domain/market.ts';
 import type { Quote } from '../src/domain/quote.ts';
 import type { Entity, SheetVersion } from '../src/domain/sheet.ts';
 import { SheetVersionSchema } from '../src/domain/sheet.ts';
+import { mulberry32 } from '../src/ingest/simulate/prng.ts';
 
 /**
  * A seeded book of borrowers, its market and a quote stream, for the benchmarks and for the
@@ -20,17 +21,8 @@ import { SheetVersionSchema } from '../src/domain/sheet.ts';
  * shared/examples/valuation/market-2025-10-01.json); they only need to be plausible.
  */
 
-/** mulberry32 (Tommy Ettinger, public domain): a small, fast 32-bit seeded PRNG. Returns [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (Tommy Ettinger, public domain): the simulator's seeded PRNG, returns [0, 1). */
+export { mulberry32 };
 
 /** Catalog ids the book uses (all in config/catalog.yaml). */
 export const GPU_MODELS = ['H100-SXM', 'H100-PCIE', 'H200', 'B200', 'B300', 'GB200', 'GB300', 'A100-80GB', 'MI300X', 'RTX-4090'] as const;

@@ -10,18 +10,10 @@
  * every 10 minutes over two hours ending at `endMs`.
  */
 import type { Point } from '../../src/sink/sink.ts';
+import { mulberry32 } from '../../src/ingest/simulate/prng.ts';
 
 /** mulberry32: a tiny deterministic PRNG, so the same seed gives the same book. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 export const SAMPLE_STEP_MS = 10 * 60_000;
 export const SAMPLE_STEPS = 13;

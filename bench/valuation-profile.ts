@@ -2,6 +2,7 @@ import type { Market } from '../src/domain/market.ts';
 import type { Quote } from '../src/domain/quote.ts';
 import type { SheetVersion } from '../src/domain/sheet.ts';
 import { civilInstant, wholeMonths, wholeMonthsBetween } from '../src/domain/calendar.ts';
+import { createHash } from 'node:crypto';
 import { parseInstrument } from '../src/domain/instruments.ts';
 import { defaultDomainParams, valueEntity } from '../src/domain/valuation.ts';
 import { flush, initialState, step } from '../src/domain/step.ts';
@@ -10,7 +11,7 @@ import { generateBook, generateQuotes, loadCatalog } from './book.ts';
 
 /**
  * Micro-benchmark and equivalence check of the valuation hot path (docs/performance.md,
- * "Valuation hot path"). Three parts, each optional:
+ * "Valuation hot path"). Parts, each optional:
  *
  * - `--check`: the optimised valueEntity against the reference copy in bench/reference/ (the code
  *   before the optimisation) on every sheet of the book x many markets and instants, with and
@@ -19,11 +20,15 @@ import { generateBook, generateQuotes, loadCatalog } from './book.ts';
  *   Also checks wholeMonthsBetween against wholeMonths on a million pairs of instants.
  * - `--rate`: valuations per second over the 1,000-entity book, with and without stress, for the
  *   optimised and the reference code (best of seven timed passes of ten rounds over the book, CPU time).
- * - `--profile`: only the optimised code, 40 passes without stress and 10 with (for --cpu-prof).
- * - `--fold N`: the processor fold (step) over the first N of the acceptance stream's 50,000 quotes.
+ * - `--profile`: only the optimised code (with `--reference`: only the reference), 40 passes without
+ *   stress and 10 with, for --cpu-prof.
+ * - `--fold N`: the processor fold (step) over the first N of the acceptance stream's 50,000 quotes;
+ *   with `--hash`, a SHA-256 of all its outputs (JSON), to compare with the code before.
  *
  * Run: `node --import tsx bench/valuation-profile.ts --check --rate --fold 50000`
- * Profile: `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/valuation-profile.ts --rate`
+ * Profile: `node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/valuation-profile.ts --profile`
+ * (for line numbers, bundle it first: `npx esbuild bench/valuation-profile.ts --bundle --platform=node
+ * --format=esm --external:yaml --external:zod --outfile=bench/.profile.mjs` and profile that file).
  */
 
 const T0 = Date.parse('2025-10-01T00:00:00Z');
@@ -220,7 +225,9 @@ function rates(): void {
   }
 }
 
-function fold(n: number): void {
+/** `hashed`: also a SHA-256 of every output (JSON), to compare with the fold of the code before (untimed use). */
+function fold(n: number, hashed: boolean): void {
+  const hash = hashed ? createHash('sha256') : null;
   const quotes = generateQuotes({ seed: 7, count: 50_000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 3 }).slice(0, n);
   let revaluations = 0;
   let outputs = 0;
@@ -233,21 +240,24 @@ function fold(n: number): void {
     const r = step(state, { kind: 'quote', quote: q }, params);
     state = r.state;
     outputs += r.outputs.length;
+    if (hash !== null) for (const o of r.outputs) hash.update(JSON.stringify(o));
   }
-  outputs += flush(state, params).outputs.length;
+  const last = flush(state, params).outputs;
+  outputs += last.length;
+  if (hash !== null) for (const o of last) hash.update(JSON.stringify(o));
   const s = (performance.now() - t) / 1000;
   const cpu = (cpuMs() - c) / 1000;
-  console.log(`fold: ${quotes.length} quotes, ${revaluations} exposed revaluations, ${outputs} outputs in ${s.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU (${Math.round(revaluations / s)} revaluations/s wall)`);
+  console.log(`fold: ${quotes.length} quotes, ${revaluations} exposed revaluations, ${outputs} outputs in ${s.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU (${Math.round(revaluations / s)} revaluations/s wall)${hash === null ? '' : `, outputs sha256 ${hash.digest('hex')}`}`);
 }
 
-function profile(): void {
-  for (let r = 0; r < 40; r++) for (const s of sheets) valueEntity(s, book.market, T0, params, { stress: false });
-  for (let r = 0; r < 10; r++) for (const s of sheets) valueEntity(s, book.market, T0, params, { stress: true });
+function profile(fn: ValueFn): void {
+  for (let r = 0; r < 40; r++) for (const s of sheets) fn(s, book.market, T0 + 1_000 * r, params, { stress: false });
+  for (let r = 0; r < 10; r++) for (const s of sheets) fn(s, book.market, T0 + 1_000 * r, params, { stress: true });
 }
 
 let failed = 0;
 if (args.has('--check')) failed = checkCalendar() + check();
-if (args.has('--profile')) profile();
+if (args.has('--profile')) profile(args.has('--reference') ? referenceValueEntity : valueEntity);
 if (args.has('--rate')) rates();
-if (foldQuotes > 0) fold(foldQuotes);
+if (foldQuotes > 0) fold(foldQuotes, args.has('--hash'));
 process.exitCode = failed === 0 ? 0 : 1;

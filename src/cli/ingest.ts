@@ -1,7 +1,8 @@
 import { createLogger } from '../logger.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { loadCatalog } from '../config/load-sheets.ts';
-import { Ingestor, buildSources, LatestPrices, toFeedPoints } from '../ingest/index.ts';
+import { toFeedPoints } from '../ingest/index.ts';
+import { buildIngestor } from './ingest-wiring.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { buildBus, buildSink, buildTopics } from './wiring.ts';
 import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
@@ -30,22 +31,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Feed health is secondary: an InfluxDB outage must not stop the quotes.
   await sink.ensure().catch((err: unknown) => log.warn({ err }, 'InfluxDB not reachable: feed points will be retried every period'));
 
-  const latest = new LatestPrices();
-  const { sources, skipped } = buildSources(config.ingest, { catalog, env: process.env, timeoutMs: config.ingest.httpTimeoutMs, backoff: config.ingest.backoff, logger, latest });
-  for (const s of skipped) log.info({ source: s.source }, `source off: ${s.reason}`);
-  const ingestor = new Ingestor({
-    bus,
-    topics: { quotes: names.quotes, deadletter: names.deadletter },
-    sources,
-    bounds: config.ingest.bounds,
-    clockSkewMs: config.ingest.clockSkewS * 1000,
-    maxQuoteAgeMs: config.ingest.maxQuoteAgeS * 1000,
-    logger,
-    latest,
-  });
+  const { ingestor, sourceNames } = buildIngestor(config, bus, names, catalog, logger);
   const terminated = onTerminate();
   await ingestor.start();
-  log.info({ sources: sources.map((s) => s.name), topic: names.quotes }, 'ingesting');
+  log.info({ sources: sourceNames, topic: names.quotes }, 'ingesting');
 
   const writeFeed = (): Promise<void> =>
     sink.write(toFeedPoints(ingestor.metrics.snapshot(), Date.now(), config.processor.run)).catch((err: unknown) => log.warn({ err }, 'feed points not written'));

@@ -12,7 +12,8 @@ import { LiveTable } from './live-table.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import type { Config } from '../config/config-schema.ts';
 import type { Bus, ProduceRecord } from '../bus/bus.ts';
-import { Ingestor, buildSources, LatestPrices, toFeedPoints } from '../ingest/index.ts';
+import { toFeedPoints, type Ingestor } from '../ingest/index.ts';
+import { buildIngestor } from './ingest-wiring.ts';
 import { simulateQuotes } from '../ingest/simulate/simulate-quotes.ts';
 import { ScenariosFileSchema } from '../ingest/simulate/scenario-schema.ts';
 import { replayTopics } from '../replay/replay.ts';
@@ -54,26 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let run = config.processor.run;
   let simulated: { stop(): void; now(): number } | null = null;
   if (mode !== 'demo') {
-    const latest = new LatestPrices();
-    const { sources, skipped } = buildSources(config.ingest, {
-      catalog,
-      env: process.env,
-      timeoutMs: config.ingest.httpTimeoutMs,
-      backoff: config.ingest.backoff,
-      logger,
-      latest,
-    });
-    for (const s of skipped) log.info({ source: s.source }, `source off: ${s.reason}`);
-    ingestor = new Ingestor({
-      bus,
-      topics: { quotes: names.quotes, deadletter: names.deadletter },
-      sources,
-      bounds: config.ingest.bounds,
-      clockSkewMs: config.ingest.clockSkewS * 1000,
-      maxQuoteAgeMs: config.ingest.maxQuoteAgeS * 1000,
-      logger,
-      latest,
-    });
+    ingestor = buildIngestor(config, bus, names, catalog, logger).ingestor;
     await ingestor.start();
     const ing = ingestor;
     feedTimer = setInterval(() => void sink.write(toFeedPoints(ing.metrics.snapshot(), Date.now(), run)).catch((err: unknown) => log.warn({ err }, 'feed points not written')), config.ingest.feedPointsS * 1000);

@@ -1,0 +1,28 @@
+import type { Config } from '../config/config-schema.ts';
+import type { Logger } from '../logger.ts';
+import type { Bus } from '../bus/bus.ts';
+import type { Catalog } from '../domain/catalog.ts';
+import type { TopicNames } from '../bus/topics.ts';
+import { Ingestor, buildSources, LatestPrices } from '../ingest/index.ts';
+
+/**
+ * Builds the Ingestor the `ingest:` config asks for (`ccm ingest`, `ccm run`). Kept apart from
+ * wiring.ts so that `ccm process` never loads ccxt.
+ */
+export function buildIngestor(config: Config, bus: Bus, names: TopicNames, catalog: Catalog, logger: Logger): { ingestor: Ingestor; sourceNames: string[] } {
+  const log = logger.child({ component: 'ingest' });
+  const latest = new LatestPrices();
+  const { sources, skipped } = buildSources(config.ingest, { catalog, env: process.env, timeoutMs: config.ingest.httpTimeoutMs, backoff: config.ingest.backoff, logger, latest });
+  for (const s of skipped) log.info({ source: s.source }, `source off: ${s.reason}`);
+  const ingestor = new Ingestor({
+    bus,
+    topics: { quotes: names.quotes, deadletter: names.deadletter },
+    sources,
+    bounds: config.ingest.bounds,
+    clockSkewMs: config.ingest.clockSkewS * 1000,
+    maxQuoteAgeMs: config.ingest.maxQuoteAgeS * 1000,
+    logger,
+    latest,
+  });
+  return { ingestor, sourceNames: sources.map((s) => s.name) };
+}

@@ -13,19 +13,23 @@ import { isOlderGpuGeneration, newestGpuGeneration } from './stress.ts';
  * shared/DOMAIN.md ("Formulas", "Entity totals", "Missing data", "Stress scenarios"), which are the
  * contract, plus the lender fields of docs/valuation.md (cure amount, tenor against collateral life).
  *
- * Pure and deterministic: time comes in as `atMs`. Allocation-light because the processor revalues
- * a large book on every quote: a few small typed arrays per call, no Date objects, no closures in
- * loops.
- *
- * Memoised (docs/performance.md "Valuation hot path"): what depends only on the sheet version and
- * the params (parsed dates, catalog entries, haircuts, parsed pledges, decline curves, anniversary
- * counts) is worked out once per sheet object and kept in a WeakMap keyed by that object (a
- * `SheetPlan`); the calendar of the twelve months after `atMs` is kept for the last `atMs` seen
- * (the processor revalues every exposed entity at the same instant). Both are pure memoisation of
- * pure functions: sheet versions and params are immutable once built (a sheet is never edited in
- * place: a change is a new version), so a cached value is the value the code would compute again,
- * the same double. Every formula keeps its order of operations: outputs are bit-identical to the
- * unmemoised code (bench/valuation-profile.ts --check compares them over a whole book).
+ * Pure and deterministic: time comes in as `atMs`. Fast because the processor revalues every
+ * exposed entity on every quote (docs/performance.md "Valuation hot path"):
+ * - what depends only on the sheet version and the params (parsed dates, catalog entries, haircuts,
+ *   parsed pledges, decline curves) is worked out once per sheet object, a `SheetPlan` kept in a
+ *   WeakMap keyed by the sheet;
+ * - each facility's debt schedule (outstanding, interest, instalments, tenor, collateral life) is
+ *   memoised per day in its plan: with midnight dates it cannot change within a day;
+ * - the calendar of the twelve months after `atMs` and its ISO string are kept for the last
+ *   `atMs` (the processor revalues every exposed entity at the same instant);
+ * - the per-item and per-facility arrays of a pass are module scratch, reused from call to call
+ *   (nothing of them escapes a call: the result is built from them before it returns);
+ * - a stress scenario that leaves an item's forward factor at 1 takes the base pass's result.
+ * All of it is memoisation of pure functions: sheet versions and params are immutable once built
+ * (a change is a new version, never an edit in place), so a kept value is the value the code
+ * would compute again, the same double. Every formula keeps its order of operations: outputs are
+ * bit-identical to the code before these (bench/valuation-profile.ts --check compares them over
+ * the whole benchmark book, many markets and instants, with bench/reference/valuation.ts).
  */
 
 const MS_PER_REVENUE_MONTH = DAYS_PER_REVENUE_MONTH * MS_PER_DAY;
@@ -272,6 +276,7 @@ const scratchSchedule = newSchedule();
 function scheduleOf(fac: Facility, fp: FacilityPlan, months: readonly CivilInstant[], key: number, withLife: boolean): Schedule {
   if (fp.memoable && fp.memo.key === key) return fp.memo;
   const s = fp.memoable ? fp.memo : scratchSchedule;
+  s.key = Number.NaN; // invalid until every field is written
   const at = months[0];
   const at12 = months[12];
   const t = at.ms;

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { runCore } from './core.ts';
 import { runPipeline } from './pipeline.ts';
 import { runLatency, runMemory } from './latency.ts';
+import { runLimits } from './limits.ts';
+import { runReplayBench } from './replay-bench.ts';
 
 /**
  * `npm run bench -- <section...> [--quick] [--no-write] [--out DIR]`: runs benchmark sections and
@@ -26,6 +28,8 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   pipeline: ({ quick, log, flags }) => runPipeline(quick ? { entityCounts: [20, 50], quotes: 200, rawAt: 50, log } : { quotes: flags.quotes, log }),
   latency: ({ quick, log, flags }) => runLatency(quick ? { entities: 20, rate: 200, seconds: 2, log } : { seconds: flags.latencySeconds, log }),
   memory: ({ quick, log }) => runMemory(quick ? { entities: 50, quotes: 50, log } : { log }),
+  limits: ({ quick, log }) => runLimits(quick ? { messages: 2_000, log } : { log }),
+  replay: ({ quick, log, flags }) => runReplayBench(quick ? { events: 300, entities: 30, log } : { events: flags.replayEvents, log }),
 };
 
 export interface ResultsFile {

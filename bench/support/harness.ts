@@ -64,9 +64,13 @@ export const endMachine = (m: ServicesMachine): ServicesMachine => ({ ...m, load
 export const round2 = (x: number): number => Math.round(x * 100) / 100;
 export const perSecond = (n: number, ms: number): number => (ms > 0 ? Math.round((n * 1000) / ms) : 0);
 
-/** Topics of a prefix: every processor topic, the quotes topic with `quotePartitions`. */
+/**
+ * Topics of a prefix: every processor topic, the quotes topic with `quotePartitions`. Kept
+ * forever (retention.ms -1): the seeded streams start on 2025-10-01, and a time-based retention
+ * of 30 days would let the broker delete them in the middle of a run.
+ */
 export async function createTopics(bus: KafkaBus, prefix: string, quotePartitions: number): Promise<void> {
-  await bus.ensureTopics(topicSpecs(prefix, { quotePartitions, entityPartitions: 2 }));
+  await bus.ensureTopics(topicSpecs(prefix, { quotePartitions, entityPartitions: 2 }).map((s) => ({ ...s, retentionMs: null })));
 }
 
 export async function deleteTopics(bus: KafkaBus, prefix: string): Promise<void> {

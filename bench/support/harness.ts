@@ -26,7 +26,7 @@ export const KAFKA_LIBS = `${REPO}.cache/kafka/${KAFKA_VERSION}/libs/*`;
 
 export { serviceEnv, type ServiceEnv };
 
-export const benchLogger = (): Logger => pino({ level: process.env.CCM_BENCH_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+export const benchLogger = (): Logger => pino({ level: process.env.CCM_BENCH_LOG_LEVEL ?? 'error' }, pino.destination(2));
 
 /** A name for topics (`<name>.` prefix) and the run tag: only [a-z0-9-], unique per call. */
 export const uniqueName = (what: string): string => `bench-${what}-${randomBytes(4).toString('hex')}`;

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { runPipeline } from '../../bench/pipeline.ts';
+import { runLimits } from '../../bench/limits.ts';
+import { runReplayBench } from '../../bench/replay-bench.ts';
+import { runLatency, runMemory } from '../../bench/latency.ts';
+import { lineOf, percentile } from '../../bench/support/harness.ts';
+import { serviceEnv } from '../support/services.ts';
+
+/**
+ * Tiny runs of the service benchmarks on the real Kafka and InfluxDB, so that they cannot rot.
+ * They check what each section reports and that every quote went through; never a speed.
+ */
+const env = serviceEnv('default');
+
+describe('the service benchmarks', () => {
+  it('pipeline runs every book size, measures the raw limits on the same topic and reports the ratios', async () => {
+    const r = await runPipeline({ entityCounts: [10, 30], quotes: 120, rawAt: 30, env });
+    expect(r.runs.map((x) => [x.entities, x.quotes])).toEqual([
+      [10, 120],
+      [30, 120],
+    ]);
+    for (const run of r.runs) expect(run.points).toBeGreaterThan(run.quotes);
+    expect(r.raw.atEntities).toBe(30);
+    expect(r.raw.kafkajs.messages).toBe(120);
+    expect(r.raw.consumerPerformance.messages).toBe(120);
+    // the raw InfluxDB writes are the very points the pipeline wrote at that book size
+    expect(r.raw.influx.messages).toBe(r.runs[1].points);
+    expect(Object.values(r.ratios).every((x) => Number.isFinite(x) && x > 0)).toBe(true);
+    expect(r.target.pipelineToRawKafkajs).toBe(0.7);
+    expect(r.machine.kafka).toBe('4.1.1');
+    expect(r.machine.influxdb).toMatch(/InfluxDB v1\./);
+  });
+
+  it('limits reads N messages with kafkajs and ConsumerPerformance and writes N points to InfluxDB', async () => {
+    const r = await runLimits({ messages: 500, env });
+    expect([r.kafkajs.messages, r.consumerPerformance.messages, r.influx.messages]).toEqual([500, 500, 500]);
+  });
+
+  it('replay puts every generated event through the processor and extrapolates the full million', async () => {
+    const r = await runReplayBench({ events: 200, entities: 20, env });
+    expect(r.events).toBe(200);
+    expect(r.secondsFor1M).toBeCloseTo(1_000_000 / r.eventsPerSecond, 1);
+    expect(r.target).toMatchObject({ events: 1_000_000, seconds: 60, measuredAtFullSize: false, met: false });
+  });
+
+  it('latency under an offered load finds the index, alert and valuation points of the quotes produced', async () => {
+    const r = await runLatency({ entities: 20, rate: 100, seconds: 2, env });
+    expect(r.processed).toBe(r.produced.quotes);
+    expect(r.quoteToIndex.samples).toBe(r.produced.quotes);
+    expect(r.quoteToAlert.samples).toBeGreaterThan(0);
+    expect(r.windowCloseToValuation.samples).toBeGreaterThan(0);
+    expect(r.quoteToIndex.p99Ms).toBeGreaterThanOrEqual(r.quoteToIndex.p50Ms);
+  });
+
+  it('memory samples the resident size of a ccm process child until it has committed its input', async () => {
+    const r = await runMemory({ entities: 20, quotes: 30, env });
+    expect(r.rssMb.samples).toBeGreaterThan(0);
+    expect(r.rssMb.peak).toBeGreaterThanOrEqual(r.rssMb.atEnd);
+    expect(r.rssMb.peak).toBeGreaterThan(10);
+  });
+
+  it('percentiles are by nearest rank and points become escaped line protocol under another run', () => {
+    expect(percentile([5, 1, 4, 2, 3], 50)).toBe(3);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).toBe(10);
+    expect(lineOf({ measurement: 'index', tags: { instrument: 'rental:H100 SXM', run: 'live' }, fields: { value: 2.5, sources: 3 }, ts: 1_700_000_000_000 }, 'r1')).toBe(
+      'index,instrument=rental:H100\\ SXM,run=r1 value=2.5,sources=3 1700000000000',
+    );
+  });
+});

@@ -347,7 +347,7 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
     const v = valueEntity(version.sheet, state.index.market, clock, params, { stress: true });
     const inputs: Record<string, { value: number | null; sources: number }> = {};
     for (const instrument of version.exposure) inputs[instrument] = indexInput(state.index, instrument);
-    out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot), inputs });
+    out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot, version.sheet), inputs });
   }
   if (w.entities.size > 0) {
     // The portfolio view over the latest valuation of every entity (with the alert machine's
@@ -368,11 +368,19 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
 }
 
 /** The valuation with the alert machine's statuses (hysteresis) in place of the raw ones. */
-function withAlertStatuses(v: Valuation, slot: EntitySlot): Valuation {
+/**
+ * The valuation as the processor emits it: statuses from the alert machine (with hysteresis) and,
+ * when the sheet is given, the entity's type and each facility's covenant lines, which the
+ * `valuation` and `facility` points carry for the boards (the lines come from the sheet, never
+ * from constants).
+ */
+function withAlertStatuses(v: Valuation, slot: EntitySlot, sheet?: SheetVersion): Valuation {
+  const covenants = sheet ? new Map(sheet.facilities.map((f) => [f.id, f.covenants])) : null;
   return {
     ...v,
+    ...(sheet ? { type: sheet.type } : {}),
     dscrStatus: (slot.dscr?.status ?? 'ok') as DscrAlertStatus,
-    facilities: v.facilities.map((f) => ({ ...f, status: (slot.ltv.get(f.id)?.status ?? 'ok') as LtvStatus })),
+    facilities: v.facilities.map((f) => ({ ...f, ...(covenants ? { covenants: covenants.get(f.id) ?? {} } : {}), status: (slot.ltv.get(f.id)?.status ?? 'ok') as LtvStatus })),
   };
 }
 

@@ -25,8 +25,24 @@ fault_env="$(scripts/services.sh env --instance fault)"
 eval "$default_env"
 eval "$fault_env"
 
+results_dir="$(mktemp -d)"
+summary() {
+  # The closing line CI reads: "N passed, N failed" over every tier that ran.
+  node -e '
+    const fs = require("fs");
+    let passed = 0, failed = 0, skipped = 0;
+    for (const f of process.argv.slice(1)) {
+      if (!fs.existsSync(f)) continue;
+      const r = JSON.parse(fs.readFileSync(f, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + (r.numTodoTests || 0);
+    }
+    console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  ' "$results_dir/main.json" "$results_dir/fault.json" || true
+}
+trap summary EXIT
+
 step "unit and integration tests"
-npx vitest run --project unit --project integration
+npx vitest run --project unit --project integration --reporter=default --reporter=json --outputFile.json="$results_dir/main.json"
 
 step "fault tests"
 # vitest exits 1 when a project has no test files: allow that only while test/fault has none.
@@ -35,6 +51,6 @@ if [[ -z "$(find test/fault -name '*.test.ts' -print -quit 2>/dev/null)" ]]; the
   echo "test/fault has no *.test.ts files yet: running the fault project with --passWithNoTests"
   fault_args+=(--passWithNoTests)
 fi
-npx vitest run --project fault "${fault_args[@]}"
+npx vitest run --project fault --reporter=default --reporter=json --outputFile.json="$results_dir/fault.json" "${fault_args[@]}"
 
 step "npm test: all tiers passed"

@@ -51,7 +51,7 @@ describe(`a ${QUOTES}-quote stream with ${ENTITIES} entities through Kafka and I
     records = await bus.readToEnd(topics.quotes);
     outputs = fold(params, book.entities, records);
     await runToEnd({ bus, sink, prefix, run, params, groupId: `${prefix}g` });
-  });
+  }, 900_000);
 
   afterAll(async () => {
     await sink?.deleteRun(run);
@@ -64,7 +64,7 @@ describe(`a ${QUOTES}-quote stream with ${ENTITIES} entities through Kafka and I
     expect(new Set(records.map((r) => r.partition)).size).toBeGreaterThan(1);
   });
 
-  it('writes exactly the series of the in-memory fold', async () => {
+  it('writes exactly the series of the in-memory fold', { timeout: 300_000 }, async () => {
     const expected = expectedSeries(outputs, run, MEASUREMENTS);
     const actual = await readRun(influxClient(env), run, MEASUREMENTS, TAG_KEYS);
     expect(expected.size).toBeGreaterThan(QUOTES);

@@ -20,6 +20,7 @@ import {
   round2,
   serviceEnv,
   servicesMachine,
+  timedBus,
   uniqueName,
   type RawRate,
   type ServiceEnv,
@@ -61,6 +62,12 @@ export interface PipelineRun {
   readonly quotesPerSecond: number;
   readonly points: number;
   readonly pointsPerSecond: number;
+  /** Of `ms`: awaiting InfluxDB writes, awaiting output-topic publishes, awaiting offset commits (the rest is step, merge and consume). */
+  readonly sinkWriteMs: number;
+  readonly publishMs: number;
+  readonly commitMs: number;
+  /** CPU time of this process during `ms` (user + system), ms: below `ms`, the rest is waiting. */
+  readonly cpuMs: number;
 }
 
 export interface PipelineResult {
@@ -106,14 +113,20 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
       const quotes = generateQuotes({ seed, count: quotesN, startTs: T0, cadenceMs, instruments: book.instruments, sourcesPerInstrument: SOURCES_PER_INSTRUMENT });
       const kept: Point[] = [];
       const keep = n === rawAt;
-      const sink = new ObservedSink(newSink(env, logger), keep ? (pts) => kept.push(...pts) : undefined);
+      const sink = new ObservedSink(newSink(env, logger), keep
+          ? (pts) => {
+              // a loop, not push(...pts): a batch can exceed the argument limit
+              for (const p of pts) kept.push(p);
+            }
+          : undefined);
       try {
         await sink.ensure();
         await createTopics(bus, prefix, QUOTE_PARTITIONS);
         await publishInput(bus, prefix, book.entities, quotes);
         const t = topicNames(prefix);
+        const timed = timedBus(bus);
         const processor = new Processor({
-          bus,
+          bus: timed.bus,
           sink,
           logger,
           params,
@@ -130,8 +143,11 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
         const t0 = performance.now();
         await processor.start();
         const tReady = performance.now();
+        const cpu0 = process.cpuUsage();
+        const [sink0, pub0, com0] = [sink.writeMs, timed.publishMs(), timed.commitMs()];
         await processor.done;
         const t1 = performance.now();
+        const cpu = process.cpuUsage(cpu0);
         await processor.stop();
         if (processor.error) throw processor.error;
         const ms = t1 - tReady;
@@ -143,9 +159,13 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           quotesPerSecond: perSecond(processor.stats().events, ms),
           points: sink.points,
           pointsPerSecond: perSecond(sink.points, ms),
+          sinkWriteMs: Math.round(sink.writeMs - sink0),
+          publishMs: Math.round(timed.publishMs() - pub0),
+          commitMs: Math.round(timed.commitMs() - com0),
+          cpuMs: Math.round((cpu.user + cpu.system) / 1000),
         };
         runs.push(run);
-        log(`pipeline: ${n} entities: ${run.quotesPerSecond} quotes/s (${run.quotes} quotes, ${run.points} points in ${run.ms} ms)`);
+        log(`pipeline: ${n} entities: ${run.quotesPerSecond} quotes/s (${run.quotes} quotes, ${run.points} points in ${run.ms} ms: sink ${run.sinkWriteMs} ms, publish ${run.publishMs} ms, commit ${run.commitMs} ms, cpu ${run.cpuMs} ms)`);
         if (keep) {
           const kafkajs = await rawKafkajs(env, t.quotes, quotesN);
           log(`pipeline: raw kafkajs ${kafkajs.perSecond} messages/s`);

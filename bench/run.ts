@@ -18,6 +18,9 @@ export interface SectionFlags {
   readonly quotes?: number;
   readonly replayEvents?: number;
   readonly latencySeconds?: number;
+  /** Book sizes of the pipeline section (comma-separated). */
+  readonly entities?: readonly number[];
+  readonly cadenceMs?: number;
 }
 
 type Section = (opts: { quick: boolean; log: (line: string) => void; flags: SectionFlags }) => Promise<unknown>;
@@ -25,7 +28,7 @@ type Section = (opts: { quick: boolean; log: (line: string) => void; flags: Sect
 const SECTIONS: Readonly<Record<string, Section>> = {
   core: ({ quick, log }) =>
     runCore(quick ? { entities: 1_000, fullQuotes: 5, incrementalQuotes: 50, stepQuotes: 100, growth: [0, 1_000, 5_000], growthQuotes: 100, log } : { log }),
-  pipeline: ({ quick, log, flags }) => runPipeline(quick ? { entityCounts: [20, 50], quotes: 200, rawAt: 50, log } : { quotes: flags.quotes, log }),
+  pipeline: ({ quick, log, flags }) => runPipeline(quick ? { entityCounts: [20, 50], quotes: 200, rawAt: 50, log } : { quotes: flags.quotes, entityCounts: flags.entities, cadenceMs: flags.cadenceMs, log }),
   latency: ({ quick, log, flags }) => runLatency(quick ? { entities: 20, rate: 200, seconds: 2, log } : { seconds: flags.latencySeconds, log }),
   memory: ({ quick, log }) => runMemory(quick ? { entities: 50, quotes: 50, log } : { log }),
   limits: ({ quick, log }) => runLimits(quick ? { messages: 2_000, log } : { log }),
@@ -72,6 +75,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         quotes: { type: 'string' },
         'replay-events': { type: 'string' },
         'latency-seconds': { type: 'string' },
+        entities: { type: 'string' },
+        'cadence-ms': { type: 'string' },
         'no-write': { type: 'boolean', default: false },
         out: { type: 'string', default: new URL('./results', import.meta.url).pathname },
       },
@@ -89,14 +94,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   let flags: SectionFlags;
   try {
-    flags = { quotes: num('quotes', parsed.values.quotes), replayEvents: num('replay-events', parsed.values['replay-events']), latencySeconds: num('latency-seconds', parsed.values['latency-seconds']) };
+    const entities = parsed.values.entities;
+    flags = {
+      quotes: num('quotes', parsed.values.quotes),
+      replayEvents: num('replay-events', parsed.values['replay-events']),
+      latencySeconds: num('latency-seconds', parsed.values['latency-seconds']),
+      cadenceMs: num('cadence-ms', parsed.values['cadence-ms']),
+      entities: typeof entities === 'string' ? entities.split(',').map((e) => num('entities', e) as number) : undefined,
+    };
   } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n`);
     return 2;
   }
   const unknown = names.filter((n) => !(n in SECTIONS));
   if (names.length === 0 || unknown.length > 0) {
-    process.stderr.write(`bench: ${unknown.length > 0 ? `unknown section ${unknown.join(', ')}; ` : ''}usage: npm run bench -- <${Object.keys(SECTIONS).join('|')}>... [--quick] [--no-write] [--out DIR] [--quotes N] [--replay-events N] [--latency-seconds S]\n`);
+    process.stderr.write(`bench: ${unknown.length > 0 ? `unknown section ${unknown.join(', ')}; ` : ''}usage: npm run bench -- <${Object.keys(SECTIONS).join('|')}>... [--quick] [--no-write] [--out DIR] [--quotes N] [--entities N,N] [--cadence-ms MS] [--replay-events N] [--latency-seconds S]\n`);
     return 2;
   }
   const date = new Date().toISOString().slice(0, 10);

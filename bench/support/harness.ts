@@ -99,6 +99,8 @@ export async function publishQuotes(bus: KafkaBus, topic: string, quotes: readon
  */
 export class ObservedSink implements Sink {
   points = 0;
+  /** Wall time spent inside write() (awaiting InfluxDB), ms. */
+  writeMs = 0;
   constructor(
     private readonly inner: Sink,
     private readonly onWritten?: (points: readonly Point[], ackMs: number) => void,
@@ -107,7 +109,9 @@ export class ObservedSink implements Sink {
     return this.inner.ensure();
   }
   async write(points: readonly Point[]): Promise<void> {
+    const t0 = performance.now();
     await this.inner.write(points);
+    this.writeMs += performance.now() - t0;
     this.points += points.length;
     this.onWritten?.(points, Date.now());
   }
@@ -123,6 +127,34 @@ export class ObservedSink implements Sink {
   close(): Promise<void> {
     return this.inner.close();
   }
+}
+
+/**
+ * The same bus, with the wall time spent awaiting `publish` (output topics, dead letters) and
+ * `commitOffsets`, so that a pipeline run can say where its time went.
+ */
+export function timedBus(bus: KafkaBus): { bus: KafkaBus; publishMs: () => number; commitMs: () => number } {
+  let publishMs = 0;
+  let commitMs = 0;
+  const proxy = new Proxy(bus, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'publish' || prop === 'commitOffsets') {
+        const fn = v as (...args: unknown[]) => Promise<void>;
+        return async (...args: unknown[]) => {
+          const t0 = performance.now();
+          try {
+            return await fn.apply(target, args);
+          } finally {
+            if (prop === 'publish') publishMs += performance.now() - t0;
+            else commitMs += performance.now() - t0;
+          }
+        };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { bus: proxy, publishMs: () => publishMs, commitMs: () => commitMs };
 }
 
 export interface RawRate {

@@ -8,7 +8,7 @@ import { MEASUREMENT } from '../src/sink/measurements.ts';
 import { Processor } from '../src/processor/processor.ts';
 import { publishEntities } from '../src/cli/entities-publish.ts';
 import { generateBook, generateQuotes } from './book.ts';
-import { benchParams, SOURCES_PER_INSTRUMENT } from './pipeline.ts';
+import { benchParams, CADENCE_MS, SOURCES_PER_INSTRUMENT } from './pipeline.ts';
 import {
   benchLogger,
   createTopics,
@@ -187,12 +187,13 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
 /**
  * The `memory` section: resident memory (VmRSS of /proc/<pid>/status, sampled every 200 ms) of
  * `ccm process` itself, a child process started as a user would (`node --import tsx
- * src/cli/ccm.ts process`), with a book of 10,000 entities and `quotes` quotes at 1 s of event
+ * src/cli/ccm.ts process`), with a book of 10,000 entities and 3,000 quotes at CADENCE_MS of event
  * time each, ending now (inside its look-back window), until it has committed every quote.
  */
 export interface MemoryOptions {
   readonly entities?: number;
   readonly quotes?: number;
+  readonly cadenceMs?: number;
   readonly seed?: number;
   readonly env?: ServiceEnv;
   readonly log?: (line: string) => void;
@@ -210,9 +211,9 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
   const env = opts.env ?? serviceEnv('default');
   const log = opts.log ?? (() => undefined);
   const entities = opts.entities ?? 10_000;
-  const quotesN = opts.quotes ?? 1_000;
+  const quotesN = opts.quotes ?? 3_000;
   const seed = opts.seed ?? 42;
-  const cadenceMs = 1_000;
+  const cadenceMs = opts.cadenceMs ?? CADENCE_MS;
   const machine = servicesMachine();
   const logger = benchLogger();
   const name = uniqueName('memory');

@@ -2,7 +2,7 @@ import type { Point } from '../src/sink/sink.ts';
 import { topicNames } from '../src/bus/topics.ts';
 import { MEASUREMENT } from '../src/sink/measurements.ts';
 import { generateBook, generateQuotes } from './book.ts';
-import { SOURCES_PER_INSTRUMENT, T0 } from './pipeline.ts';
+import { CADENCE_MS, SOURCES_PER_INSTRUMENT, T0 } from './pipeline.ts';
 import {
   benchLogger,
   consumerPerformance,
@@ -57,7 +57,7 @@ export async function runLimits(opts: LimitsOptions = {}): Promise<LimitsResult>
   const sink = newSink(env, logger);
   try {
     const book = generateBook({ entities: 1_000, seed });
-    const quotes = generateQuotes({ seed, count: n, startTs: T0, cadenceMs: 1_000, instruments: book.instruments, sourcesPerInstrument: SOURCES_PER_INSTRUMENT });
+    const quotes = generateQuotes({ seed, count: n, startTs: T0, cadenceMs: CADENCE_MS, instruments: book.instruments, sourcesPerInstrument: SOURCES_PER_INSTRUMENT });
     await createTopics(bus, prefix, 3);
     const topic = topicNames(prefix).quotes;
     await publishQuotes(bus, topic, quotes);

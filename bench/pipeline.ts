@@ -35,7 +35,7 @@ import {
  * line-protocol writes to InfluxDB of the very points the pipeline wrote.
  *
  * Input: `generateBook({ entities, seed })` and `generateQuotes` over the book's instruments,
- * 3 sources each, one quote every `cadenceMs` of event time (all instruments together), published
+ * 3 sources each, one quote every `cadenceMs` (CADENCE_MS) of event time, published
  * beforehand to a 3-partition quotes topic; the processor runs until the end (`untilEnd`), closing
  * every window. Time runs from the processor's start returning (entities read, quote group
  * subscribed) to its end: group join, merge, step, InfluxDB writes, output topics and commits.
@@ -44,7 +44,7 @@ export interface PipelineOptions {
   readonly entityCounts?: readonly number[];
   /** Quotes per run (default 3,000). */
   readonly quotes?: number;
-  /** Event-time step between quotes (default 1,000 ms). */
+  /** Event-time step between quotes (default CADENCE_MS). */
   readonly cadenceMs?: number;
   readonly seed?: number;
   /** The book size whose topic the raw limits are measured on (default 1,000, else the middle count). */
@@ -87,6 +87,13 @@ export interface PipelineResult {
 
 export const T0 = Date.UTC(2025, 9, 1);
 export const SOURCES_PER_INSTRUMENT = 3;
+/**
+ * Event time between consecutive quotes of the seeded stream, all instruments together: 100 ms,
+ * 10 quotes a second, 600 per 60-s window (26 instruments x 3 sources, crypto four times as
+ * often). Each window close revalues every entity with stress, so the cadence sets how much
+ * window-close work each quote carries.
+ */
+export const CADENCE_MS = 100;
 const QUOTE_PARTITIONS = 3;
 
 export const benchParams = (): DomainParams => defaultDomainParams(loadCatalog());
@@ -96,7 +103,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
   const log = opts.log ?? (() => undefined);
   const counts = opts.entityCounts ?? [100, 1_000, 10_000];
   const quotesN = opts.quotes ?? 3_000;
-  const cadenceMs = opts.cadenceMs ?? 1_000;
+  const cadenceMs = opts.cadenceMs ?? CADENCE_MS;
   const seed = opts.seed ?? 42;
   const rawAt = opts.rawAt ?? (counts.includes(1_000) ? 1_000 : counts[Math.floor(counts.length / 2)]);
   const machine = servicesMachine();

@@ -5,12 +5,12 @@ import { writeStreamFile, type StreamRecord } from '../src/bus/stream-file.ts';
 import { deleteRun, replay } from '../src/replay/replay.ts';
 import type { Quote } from '../src/domain/quote.ts';
 import { generateBook, generateQuotes } from './book.ts';
-import { benchParams, SOURCES_PER_INSTRUMENT, T0 } from './pipeline.ts';
+import { benchParams, CADENCE_MS, SOURCES_PER_INSTRUMENT, T0 } from './pipeline.ts';
 import { benchLogger, deleteTopics, endMachine, newBus, newSink, round2, serviceEnv, servicesMachine, uniqueName, type ServiceEnv, type ServicesMachine } from './support/harness.ts';
 
 /**
  * The `replay` section (issue "Replay", item 7): `replay()` (what `ccm replay --max` runs) over a
- * stream file of `events` generated quotes (generateQuotes, 1 s of event time apart, 3 sources per
+ * stream file of `events` generated quotes (generateQuotes, CADENCE_MS of event time apart, 3 sources per
  * instrument) against a book of 1,000 entities, through the real Kafka (the run's own one-partition
  * topic) and InfluxDB, as fast as possible. The floor: 1,000,000 events in under 60 s. A run with
  * fewer events records the extrapolated time of the full 1,000,000 at the measured rate.
@@ -46,7 +46,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
   const log = opts.log ?? (() => undefined);
   const events = opts.events ?? FULL_REPLAY_EVENTS;
   const entities = opts.entities ?? 1_000;
-  const cadenceMs = opts.cadenceMs ?? 1_000;
+  const cadenceMs = opts.cadenceMs ?? CADENCE_MS;
   const seed = opts.seed ?? 42;
   const machine = servicesMachine();
   const logger = benchLogger();

@@ -65,6 +65,15 @@ export interface ProcessorOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
 export class Processor {
   private state: ProcessorState;
   private readonly log: Logger;
@@ -81,6 +90,7 @@ export class Processor {
   private tickTimer: NodeJS.Timeout | null = null;
   private driveTimer: NodeJS.Timeout | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
+  private drainQueued = false;
   private lastEndPoll = 0;
   private stopping = false;
   private endAtStart: TopicOffset[] | null = null;
@@ -147,6 +157,7 @@ export class Processor {
     this.merger = new EventMerger(Array.from({ length: partitions }, (_, i) => i));
     let committed = await bus.committedOffsets(this.quoteGroupId, topics.quotes);
     const restart = committed.some((c) => BigInt(c.offset) >= 0n);
+    this.log.info({ group: this.quoteGroupId, committed: committed.map((c) => `${c.partition}:${c.offset}`).join(' '), restart }, 'checkpoint');
     let checkpointTs = -Infinity;
     if (!restart) {
       if (this.o.startAt) {
@@ -160,7 +171,16 @@ export class Processor {
     } else {
       checkpointTs = await this.rebuild(committed);
     }
-    for (const c of committed) if (BigInt(c.offset) >= 0n) this.merger.seed(c.partition, BigInt(c.offset));
+    // Where each partition really resumes: its committed offset, or the earliest offset still
+    // retained when retention has deleted the records before it (or nothing was committed). A
+    // partition emptied by retention then counts as read to its end instead of holding back the
+    // watermark and the end of a replay.
+    const earliest = await bus.offsetsForTimestamp(topics.quotes, 0);
+    for (const e of earliest) {
+      const c = committed.find((x) => x.partition === e.partition);
+      const resume = c !== undefined && BigInt(c.offset) > BigInt(e.offset) ? BigInt(c.offset) : BigInt(e.offset);
+      if (resume >= 0n) this.merger.seed(e.partition, resume);
+    }
     // Persisted alert states belong to the checkpoint: only a restart restores them.
     if (restart) await this.restoreAlerts(checkpointTs);
     if (this.o.untilEnd) this.endAtStart = await bus.endOffsets(topics.quotes);
@@ -175,7 +195,13 @@ export class Processor {
       onCrash: (err) => this.fail(err),
     });
     this.driveTimer = setInterval(() => {
-      if (!this.stopping) void this.enqueue(() => this.drain(false));
+      // at most one timer-driven drain queued: a slow write must not pile them up
+      if (this.stopping || this.drainQueued) return;
+      this.drainQueued = true;
+      void this.enqueue(() => {
+        this.drainQueued = false;
+        return this.drain(false);
+      });
     }, 100);
     this.lagTimer = setInterval(() => void this.updateLag(), 2000);
     void this.updateLag();
@@ -322,7 +348,11 @@ export class Processor {
       const now = Date.now();
       if (now - this.lastEndPoll >= (this.o.endOffsetPollMs ?? 200)) {
         this.lastEndPoll = now;
-        m.markCaughtUp(await this.o.bus.endOffsets(this.o.topics.quotes));
+        // Bounded: a lookup that never answers must not hold the whole chain (and with it the
+        // consumers' batches) hostage; the next drain asks again.
+        const end = await withTimeout(this.o.bus.endOffsets(this.o.topics.quotes), 5000);
+        if (end === 'timeout') this.log.warn({ topic: this.o.topics.quotes }, 'end offsets lookup timed out; asking again');
+        else m.markCaughtUp(end);
       }
     }
     const released = m.release(all);

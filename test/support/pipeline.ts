@@ -30,8 +30,12 @@ export function processorTopics(prefix: string): ProcessorTopics {
   return { quotes: t.quotes, entities: t.entities, valuations: t.valuations, alerts: t.alerts, alertState: t.alertState, deadletter: t.deadletter };
 }
 
+/**
+ * The topics of a test prefix. Test streams are stamped in 2025 and the test broker checks
+ * retention every few seconds, so the quotes topic keeps its records (a live topic keeps 30 days).
+ */
 export async function createTopics(bus: KafkaBus, prefix: string, quotePartitions = 3): Promise<void> {
-  await bus.ensureTopics(topicSpecs(prefix, { quotePartitions, entityPartitions: 2 }));
+  await bus.ensureTopics(topicSpecs(prefix, { quotePartitions, entityPartitions: 2, quotesRetentionMs: 100 * 365 * 86_400_000 }));
 }
 
 export interface RunOptions {

@@ -7,8 +7,8 @@ import { topicNames } from '../src/bus/topics.ts';
 import { MEASUREMENT } from '../src/sink/measurements.ts';
 import { Processor } from '../src/processor/processor.ts';
 import { publishEntities } from '../src/cli/entities-publish.ts';
-import { generateBook, generateQuotes } from './book.ts';
-import { benchParams, CADENCE_MS, SOURCES_PER_INSTRUMENT } from './pipeline.ts';
+import { generateBook } from './book.ts';
+import { benchParams, CADENCE_MS } from './pipeline.ts';
 import {
   benchLogger,
   createTopics,
@@ -18,7 +18,6 @@ import {
   newSink,
   ObservedSink,
   percentile,
-  publishQuotes,
   REPO,
   rssMb,
   serviceEnv,
@@ -187,20 +186,22 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
 /**
  * The `memory` section: resident memory (VmRSS of /proc/<pid>/status, sampled every 200 ms) of
  * `ccm process` itself, a child process started as a user would (`node --import tsx
- * src/cli/ccm.ts process`), with a book of 10,000 entities and 3,000 quotes at CADENCE_MS of event
- * time each, ending now (inside its look-back window), until it has committed every quote.
+ * src/cli/ccm.ts process`), with a book of 10,000 entities, live: the quotes of the CADENCE_MS
+ * stream (10 a second) produced in real time for two minutes (two window closes revaluing the
+ * whole book with stress), until it has committed every quote.
  */
 export interface MemoryOptions {
   readonly entities?: number;
-  readonly quotes?: number;
-  readonly cadenceMs?: number;
+  /** Live load: quotes per second (default 10, the CADENCE_MS stream) for `seconds` (default 120). */
+  readonly rate?: number;
+  readonly seconds?: number;
   readonly seed?: number;
   readonly env?: ServiceEnv;
   readonly log?: (line: string) => void;
 }
 
 export interface MemoryResult {
-  readonly input: { readonly entities: number; readonly quotes: number; readonly cadenceMs: number; readonly seed: number };
+  readonly input: { readonly entities: number; readonly quotesPerSecond: number; readonly seconds: number; readonly seed: number };
   readonly rssMb: { readonly afterEntities: number; readonly peak: number; readonly atEnd: number; readonly samples: number };
   readonly ms: number;
   readonly target: { readonly rssMb: 200; readonly met: boolean };
@@ -211,9 +212,9 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
   const env = opts.env ?? serviceEnv('default');
   const log = opts.log ?? (() => undefined);
   const entities = opts.entities ?? 10_000;
-  const quotesN = opts.quotes ?? 3_000;
+  const rate = opts.rate ?? Math.round(1000 / CADENCE_MS);
+  const seconds = opts.seconds ?? 120;
   const seed = opts.seed ?? 42;
-  const cadenceMs = opts.cadenceMs ?? CADENCE_MS;
   const machine = servicesMachine();
   const logger = benchLogger();
   const name = uniqueName('memory');
@@ -224,11 +225,8 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
   const dir = mkdtempSync(join(tmpdir(), 'ccm-bench-memory-'));
   try {
     const book = generateBook({ entities, seed });
-    const start = Date.now() - quotesN * cadenceMs;
-    const quotes = generateQuotes({ seed, count: quotesN, startTs: start, cadenceMs, instruments: book.instruments, sourcesPerInstrument: SOURCES_PER_INSTRUMENT }).map((q) => ({ ...q, receivedAt: q.ts }));
     await createTopics(bus, prefix, 3);
     await publishEntities(bus, t.entities, book.entities, 0);
-    await publishQuotes(bus, t.quotes, quotes);
     const config = join(dir, 'bench.yaml');
     writeFileSync(config, `mode: live\nkafka:\n  enabled: true\n  topicPrefix: "${prefix}"\n  quotePartitions: 3\n  entityPartitions: 2\ninflux:\n  enabled: true\nprocessor:\n  run: ${name}\n  groupId: ${name}\n  instanceId: p0\nhttp:\n  enabled: false\n`);
     const childEnv = { ...process.env, CCM_KAFKA_BROKERS: env.kafkaBrokers.join(','), CCM_INFLUX_URL: env.influxUrl, CCM_INFLUX_USER: env.influxUser, CCM_INFLUX_PASSWORD: env.influxPassword, CCM_INFLUX_DB: env.influxDb, CCM_LOG_LEVEL: 'warn', CCM_TOPIC_PREFIX: prefix };
@@ -238,18 +236,38 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     void exited.then(() => (alive = false));
     const pid = child.pid as number;
     const samples: number[] = [];
-    let afterEntities = NaN;
     const t0 = Date.now();
-    const end = await bus.endOffsets(t.quotes);
     const group = `${name}.quotes.p0`;
+    // Entities read: the quote group's start offsets are committed (startFrom lookback).
+    while (!(await bus.committedOffsets(group, t.quotes)).some((c) => BigInt(c.offset) >= 0n)) {
+      if (!alive) throw new Error('memory: ccm process exited while reading its entities');
+      if (Date.now() - t0 > 10 * 60_000) throw new Error('memory: ccm process did not read its entities in 10 minutes');
+      const rss = rssMb(pid);
+      if (rss !== null) samples.push(rss);
+      await sleep(200);
+    }
+    const afterEntities = rssMb(pid) ?? NaN;
+    log(`memory: entities read (${afterEntities} MB); producing ${rate} quotes/s for ${seconds} s`);
+    const producer = spawn(process.execPath, ['--import', 'tsx', new URL('./support/paced-producer.ts', import.meta.url).pathname, JSON.stringify({ brokers: env.kafkaBrokers, topic: t.quotes, rate, seconds, seed, instruments: book.instruments, swingMs: 3_600_000 })], {
+      cwd: REPO,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const produced = new Promise<number | null>((r) => producer.on('close', (code) => r(code)));
+    let producing = true;
+    void produced.then(() => (producing = false));
+    while (producing) {
+      const rss = rssMb(pid);
+      if (rss !== null) samples.push(rss);
+      await sleep(200);
+    }
+    if ((await produced) !== 0) throw new Error('memory: the paced producer failed');
+    const end = await bus.endOffsets(t.quotes);
     for (;;) {
       if (!alive) throw new Error('memory: ccm process exited before the end of its input');
       if (Date.now() - t0 > 30 * 60_000) throw new Error('memory: ccm process did not finish in 30 minutes');
       const rss = rssMb(pid);
       if (rss !== null) samples.push(rss);
       const committed = await bus.committedOffsets(group, t.quotes);
-      const started = committed.some((c) => BigInt(c.offset) >= 0n);
-      if (started && Number.isNaN(afterEntities) && rss !== null) afterEntities = rss;
       if (end.every((e) => BigInt(e.offset) === 0n || BigInt(committed.find((c) => c.partition === e.partition)?.offset ?? '-1') >= BigInt(e.offset))) break;
       await sleep(200);
     }
@@ -260,7 +278,7 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     const peak = Math.max(...samples);
     log(`memory: ccm process with ${entities} entities: peak ${peak} MB resident`);
     return {
-      input: { entities, quotes: quotesN, cadenceMs, seed },
+      input: { entities, quotesPerSecond: rate, seconds, seed },
       rssMb: { afterEntities, peak, atEnd, samples: samples.length },
       ms,
       target: { rssMb: 200, met: peak <= 200 },

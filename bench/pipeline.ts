@@ -71,7 +71,7 @@ export interface PipelineRun {
 }
 
 export interface PipelineResult {
-  readonly input: { readonly seed: number; readonly quotes: number; readonly cadenceMs: number; readonly sourcesPerInstrument: number; readonly quotePartitions: number; readonly book: 'generateBook (bench/book.ts)' };
+  readonly input: { readonly seed: number; readonly quotes: number; readonly cadenceMs: number; readonly sourcesPerInstrument: number; readonly quotePartitions: number; readonly sessionTimeoutMs: number; readonly book: 'generateBook (bench/book.ts)' };
   readonly runs: readonly PipelineRun[];
   readonly raw: {
     readonly atEntities: number;
@@ -95,6 +95,7 @@ export const SOURCES_PER_INSTRUMENT = 3;
  */
 export const CADENCE_MS = 100;
 const QUOTE_PARTITIONS = 3;
+export const SESSION_TIMEOUT_MS = 300_000;
 
 export const benchParams = (): DomainParams => defaultDomainParams(loadCatalog());
 
@@ -145,7 +146,10 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
           maxLatenessMs: 2000,
           startFrom: 'earliest',
           untilEnd: true,
-          sessionTimeoutMs: 6000,
+          // Processor.drain steps up to 2,000 quotes without yielding; at 10,000 entities that
+          // blocks heartbeats longer than a 6-30 s session and the member is evicted
+          // (docs/performance.md "Pipeline"). A long session lets the measurement finish.
+          sessionTimeoutMs: SESSION_TIMEOUT_MS,
         });
         const t0 = performance.now();
         await processor.start();
@@ -196,7 +200,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
   const at = runs.find((r) => r.entities === raw?.atEntities) as PipelineRun;
   const pipelineToRawKafkajs = round2(at.quotesPerSecond / raw.kafkajs.perSecond);
   return {
-    input: { seed, quotes: quotesN, cadenceMs, sourcesPerInstrument: SOURCES_PER_INSTRUMENT, quotePartitions: QUOTE_PARTITIONS, book: 'generateBook (bench/book.ts)' },
+    input: { seed, quotes: quotesN, cadenceMs, sourcesPerInstrument: SOURCES_PER_INSTRUMENT, quotePartitions: QUOTE_PARTITIONS, sessionTimeoutMs: SESSION_TIMEOUT_MS, book: 'generateBook (bench/book.ts)' },
     runs,
     raw,
     ratios: {

@@ -357,6 +357,21 @@ export class Processor {
     }
     const released = m.release(all);
     const CHUNK = 2000;
+    // Per partition, the smallest offset released but not yet written, for each chunk boundary:
+    // a commit after chunk k must not cover the records of chunks k+1.. (they left the merger's
+    // buffer, so its committable() no longer holds them back). Found by the kill test: a SIGKILL
+    // between two chunks lost the later chunks' outputs.
+    const holdBack: Array<Map<number, bigint>> = [];
+    {
+      const acc = new Map<number, bigint>();
+      for (let j = released.length - 1; j >= 0; j--) {
+        const r = released[j].record;
+        const o = BigInt(r.offset);
+        const cur = acc.get(r.partition);
+        if (cur === undefined || o < cur) acc.set(r.partition, o);
+        if (j % CHUNK === 0) holdBack[j / CHUNK] = new Map(acc);
+      }
+    }
     for (let i = 0; i < released.length; i += CHUNK) {
       const events: StepEvent[] = [];
       const quotes: Quote[] = [];
@@ -371,7 +386,7 @@ export class Processor {
         quotes.push(d.value);
       }
       await this.apply(events, quotes);
-      await this.commit();
+      await this.commit(holdBack[i / CHUNK + 1]);
     }
     if (released.length === 0 && m.bufferedCount === 0) await this.commit();
     if (this.endAtStart && !this.stopping) await this.checkEnd();
@@ -395,9 +410,13 @@ export class Processor {
   }
 
   private lastCommitted = '';
-  private async commit(): Promise<void> {
+  /** Commits what is written; `holdBack`: per partition, the first offset released but not yet written. */
+  private async commit(holdBack?: ReadonlyMap<number, bigint>): Promise<void> {
     if (!this.merger) return;
-    const offsets = this.merger.committable();
+    const offsets = this.merger.committable().map((c) => {
+      const h = holdBack?.get(c.partition);
+      return h !== undefined && h < BigInt(c.offset) ? { partition: c.partition, offset: h.toString() } : c;
+    });
     const sig = JSON.stringify(offsets);
     if (offsets.length === 0 || sig === this.lastCommitted) return;
     await this.retry('commit', () => this.o.bus.commitOffsets(this.quoteGroupId, this.o.topics.quotes, offsets));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceEnv, uniquePrefix } from '../support/services.ts';
 import { fold, influxSink, kafkaBus } from '../support/pipeline.ts';
 import { mulberry32 } from '../../bench/book.ts';
-import { committedCount, compareWithFold, prepareStream, publishQuotes, sleep, spawnProcess, type Child, type Comparison, type Stream } from './harness.ts';
+import { committedCount, compareWithFold, prepareStream, publishQuotes, sleep, spawnProcess, type Child, type Comparison, type Stream, waitHealthy } from './harness.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 
@@ -40,6 +40,9 @@ describe('a processor killed five times during a 50,000-quote stream', () => {
     const group = `${s.prefix}g.quotes.p0`;
     for (const point of points) {
       const child = (current = await spawnProcess({ dir: s.dir, env: s.env, args: ['--config', s.configPath, '--run', s.run, '--no-ticks', '--until-end'] }));
+      // killed once it consumes (not during its start-up, which waits up to a session timeout
+      // for the killed member to leave the groups), when the kill point is reached
+      await waitHealthy(child, 90_000);
       let committed = 0;
       for (;;) {
         if (child.proc.exitCode !== null) throw new Error(`process exited (${child.proc.exitCode}) before kill point ${point}; log ${child.logPath}`);
@@ -60,7 +63,8 @@ describe('a processor killed five times during a 50,000-quote stream', () => {
     const records = await bus.readToEnd(s.topics.quotes);
     result = await compareWithFold(bus, env, s, records, fold(s.params, s.entities, records));
     console.log(`kill test: ${result.expectedPoints} points compared, ${result.expectedAlerts.length} alerts, ${result.redelivered} alert records redelivered`);
-  });
+    console.log(`kill test: killed at committed ${kills.map((k) => k.committed).join(', ')}`);
+  }, 480_000);
 
   afterAll(async () => {
     if (current && current.proc.exitCode === null) current.proc.kill('SIGKILL');

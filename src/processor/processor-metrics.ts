@@ -11,6 +11,7 @@ export class ProcessorMetrics {
   readonly sinkBatch: Histogram;
   readonly sinkRetries: Counter;
   readonly alerts: Counter;
+  readonly entitiesOwned: Gauge;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -26,6 +27,7 @@ export class ProcessorMetrics {
     });
     this.sinkBatch = new Histogram({ name: 'ccm_sink_batch_points', help: 'points per sink write', buckets: [1, 10, 100, 1000, 5000, 20000, 100000], registers: [registry] });
     this.sinkRetries = new Counter({ name: 'ccm_sink_retries_total', help: 'sink writes retried', registers: [registry] });
+    this.entitiesOwned = new Gauge({ name: 'ccm_entities_owned', help: 'entities of the entity partitions this instance owns', registers: [registry] });
     this.alerts = new Counter({ name: 'ccm_alerts_total', help: 'alert events emitted', labelNames: ['rule'], registers: [registry] });
   }
 }

@@ -227,6 +227,8 @@ export class Processor {
     }
     this.ownedEntityPartitions = now;
     if (removed.length > 0) await this.apply(removed, []);
+    this.metrics.entitiesOwned.set(this.entityPartitionOf.size);
+    this.log.info({ partitions: [...now].sort((a, b) => a - b), entities: this.entityPartitionOf.size }, 'entity partitions assigned');
     const end = await this.o.bus.endOffsets(this.o.topics.entities);
     this.entityEnd = new Map(end.filter((e) => now.has(e.partition)).map((e) => [e.partition, BigInt(e.offset)]));
     this.checkEntitiesReady();
@@ -256,6 +258,7 @@ export class Processor {
       events.push({ kind: 'entity', id: d.value.id, entity: d.value.entity, ts: r.ts });
     }
     if (events.length > 0) await this.apply(events, []);
+    this.metrics.entitiesOwned.set(this.entityPartitionOf.size);
     this.checkEntitiesReady();
   }
 

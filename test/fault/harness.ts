@@ -193,11 +193,18 @@ export interface Comparison {
 }
 
 /** The run's InfluxDB series and alerts topic against the fold over the topic's quotes. */
-export async function compareWithFold(bus: KafkaBus, env: ServiceEnv, s: Stream, records?: readonly ConsumedRecord[], outputs?: readonly StepOutput[]): Promise<Comparison> {
+export async function compareWithFold(
+  bus: KafkaBus,
+  env: ServiceEnv,
+  s: Stream,
+  records?: readonly ConsumedRecord[],
+  outputs?: readonly StepOutput[],
+  measurements: readonly string[] = MEASUREMENTS,
+): Promise<Comparison> {
   const recs = records ?? (await bus.readToEnd(s.topics.quotes));
   const outs = outputs ?? fold(s.params, s.entities, recs);
-  const expected = expectedSeries(outs, s.run, MEASUREMENTS);
-  const actual = await readRun(influxClient(env), s.run, MEASUREMENTS, TAG_KEYS);
+  const expected = expectedSeries(outs, s.run, measurements);
+  const actual = await readRun(influxClient(env), s.run, measurements, TAG_KEYS);
   const missing = [...expected.keys()].filter((k) => !actual.has(k));
   const extra = [...actual.keys()].filter((k) => !expected.has(k));
   const differing: string[] = [];

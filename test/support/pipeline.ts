@@ -84,7 +84,7 @@ export async function runToEnd(o: RunOptions): Promise<Processor> {
  * The acceptance reference (ARCHITECTURE.md rule 6): fold `step` over the same input sorted in
  * memory, entities first (sorted by id), quotes by (ts, partition, offset), then flush.
  */
-export function fold(params: DomainParams, entities: readonly Entity[], quoteRecords: readonly ConsumedRecord[]): StepOutput[] {
+export function fold(params: DomainParams, entities: readonly Entity[], quoteRecords: readonly ConsumedRecord[], options: { readonly flush?: boolean } = {}): StepOutput[] {
   let state = initialState(params);
   const outputs: StepOutput[] = [];
   for (const e of [...entities].sort((a, b) => a.id.localeCompare(b.id))) {
@@ -100,6 +100,8 @@ export function fold(params: DomainParams, entities: readonly Entity[], quoteRec
     state = r.state;
     outputs.push(...r.outputs);
   }
+  // a live run without an end (no --until-end) leaves its last window open: `flush: false`
+  if (options.flush === false) return outputs;
   const f = flush(state, params);
   outputs.push(...f.outputs);
   return outputs;

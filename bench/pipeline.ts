@@ -110,7 +110,7 @@ export async function runPipeline(opts: PipelineOptions = {}): Promise<PipelineR
   const machine = servicesMachine();
   const params = benchParams();
   const logger = benchLogger();
-  const bus = newBus(env, logger);
+  const bus = newBus(env, logger, SESSION_TIMEOUT_MS);
   const runs: PipelineRun[] = [];
   let raw: PipelineResult['raw'] | null = null;
   try {

@@ -31,8 +31,9 @@ export const benchLogger = (): Logger => pino({ level: process.env.CCM_BENCH_LOG
 /** A name for topics (`<name>.` prefix) and the run tag: only [a-z0-9-], unique per call. */
 export const uniqueName = (what: string): string => `bench-${what}-${randomBytes(4).toString('hex')}`;
 
-export function newBus(env: ServiceEnv, logger: Logger = benchLogger()): KafkaBus {
-  return new KafkaBus({ brokers: env.kafkaBrokers, clientId: 'ccm-bench', logger, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
+/** The bus; `sessionTimeoutMs` is its consumers' session (KafkaBus takes it per bus, not per subscription). */
+export function newBus(env: ServiceEnv, logger: Logger = benchLogger(), sessionTimeoutMs = 6000): KafkaBus {
+  return new KafkaBus({ brokers: env.kafkaBrokers, clientId: 'ccm-bench', logger, sessionTimeoutMs, heartbeatIntervalMs: 500 });
 }
 
 export function newSink(env: ServiceEnv, logger: Logger = benchLogger()): InfluxSink {

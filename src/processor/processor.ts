@@ -311,8 +311,8 @@ export class Processor {
    * transition the quotes of the window caused, including those of the still open window that no
    * record holds yet; what it cannot reproduce (transitions older than the window, or driven by
    * wall-clock ticks, which are not in the log) comes from the records.
-   * Found by the kill test (test/fault/kill-restart.test.ts): restoring every record after the
-   * rebuild made a restarted run skip transitions the crashed run had already recorded.
+   * (Restoring every record after the rebuild, as before, would let records published past the
+   * checkpoint overwrite the state the rebuild reached at it.)
    */
   private async restoreAlerts(checkpointTs: number): Promise<void> {
     if (this.o.publishOutputs === false) return;

@@ -8,10 +8,23 @@ import { writeStreamFile, type StreamRecord } from '../bus/stream-file.ts';
  * each in event-time order ((ts, partition, offset), the processor's order). Reads what the topic
  * holds between `fromMs` and `toMs` (default: all of it) at the time of the call.
  */
-export async function recordQuotes(bus: Bus, topic: string, outDir: string, range: { fromMs?: number; toMs?: number } = {}): Promise<Array<{ file: string; records: number }>> {
+/**
+ * Records with `fromMs <= ts <= toMs` (either bound optional). Offsets by timestamp give the exact
+ * start (the first offset at or after fromMs: every earlier offset is older), but within a partition
+ * event times can be out of order, so the read goes on to the first offset an allowance past toMs
+ * and keeps only the records inside the range.
+ */
+export const RANGE_END_ALLOWANCE_MS = 3_600_000;
+
+export async function readTimeRange(bus: Bus, topic: string, range: { fromMs?: number; toMs?: number }): Promise<ConsumedRecord[]> {
   const from = range.fromMs !== undefined ? await bus.offsetsForTimestamp(topic, range.fromMs) : undefined;
-  const to = range.toMs !== undefined ? await bus.offsetsForTimestamp(topic, range.toMs + 1) : undefined;
+  const to = range.toMs !== undefined ? await bus.offsetsForTimestamp(topic, range.toMs + RANGE_END_ALLOWANCE_MS + 1) : undefined;
   const recs = await bus.readToEnd(topic, { from, to });
+  return recs.filter((r) => (range.fromMs === undefined || r.ts >= range.fromMs) && (range.toMs === undefined || r.ts <= range.toMs));
+}
+
+export async function recordQuotes(bus: Bus, topic: string, outDir: string, range: { fromMs?: number; toMs?: number } = {}): Promise<Array<{ file: string; records: number }>> {
+  const recs = await readTimeRange(bus, topic, range);
   recs.sort((a, b) => a.ts - b.ts || a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
   const byDay = new Map<string, ConsumedRecord[]>();
   for (const r of recs) {

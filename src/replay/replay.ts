@@ -13,6 +13,7 @@ import { Processor } from '../processor/processor.ts';
 import { publishEntities } from '../cli/entities-publish.ts';
 import { CadenceTracker, ruleOf } from './input-rules.ts';
 import { mergeStreamFiles } from './merge-streams.ts';
+import { readTimeRange } from './record.ts';
 
 /**
  * `ccm replay`: puts a recorded, imported or generated stream back through the very processor
@@ -120,9 +121,7 @@ async function* inputRecords(bus: Bus, prefix: string, input: ReplayInput): Asyn
   }
   if (input.kafka) {
     const quotes = topicNames(prefix).quotes;
-    const from = await bus.offsetsForTimestamp(quotes, input.kafka.fromMs);
-    const to = await bus.offsetsForTimestamp(quotes, input.kafka.toMs + 1);
-    const recs = await bus.readToEnd(quotes, { from, to });
+    const recs = await readTimeRange(bus, quotes, { fromMs: input.kafka.fromMs, toMs: input.kafka.toMs });
     recs.sort((a, b) => a.ts - b.ts || a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
     for (const r of recs) {
       let value: unknown = null;

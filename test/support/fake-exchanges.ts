@@ -44,7 +44,9 @@ export interface FakeExchange {
   close(): Promise<void>;
 }
 
-const fixture = (exchange: FakeExchangeId, file: string): unknown => fixtureJson(`ccxt/${exchange}/${file}`);
+/** A fixture body of test/fixtures/ccxt/<exchange>/, parsed. */
+export const exchangeFixture = (exchange: FakeExchangeId, file: string): unknown => fixtureJson(`ccxt/${exchange}/${file}`);
+const fixture = exchangeFixture;
 
 export async function startFakeExchange(id: FakeExchangeId): Promise<FakeExchange> {
   if (id === 'kraken') return startFakeKraken();

@@ -254,7 +254,17 @@ export class KafkaBus implements Bus {
         byMember.set(owner, [...(byMember.get(owner) ?? []), o]);
       }
       for (const [member, own] of byMember) {
-        await member.consumer.commitOffsets(own.map((o) => ({ topic, partition: o.partition, offset: o.offset })));
+        try {
+          await member.consumer.commitOffsets(own.map((o) => ({ topic, partition: o.partition, offset: o.offset })));
+        } catch (err) {
+          // The group rebalanced under us (the member was dropped or a new generation began): the
+          // consumer rejoins on its own, so the same commit succeeds once it has; say retriable.
+          const type = (rootCause(err) as { type?: string }).type;
+          if (type !== undefined && REJOIN_ERRORS.includes(type)) {
+            throw new MonitorError(`kafka commitOffsets: ${(err as Error).message} (the group is rejoining)`, { code: ErrorCode.BUS_FAILED, retriable: true, cause: err });
+          }
+          throw err;
+        }
       }
     });
   }
@@ -486,6 +496,9 @@ function rootCause(e: unknown): unknown {
  * Retriable when the root cause is: kafkajs errors carry `retriable` (connection refused, leader
  * moved, coordinator loading...), ours carry it too; anything else (a bug in onBatch) is not.
  */
+/** kafkajs error types of a commit that races a rebalance. */
+const REJOIN_ERRORS = ['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE'];
+
 function isRetriable(e: unknown): boolean {
   const root = rootCause(e);
   if (root instanceof MonitorError) return root.retriable;

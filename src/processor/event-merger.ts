@@ -104,6 +104,8 @@ export class EventMerger {
   push(records: readonly ConsumedRecord[]): void {
     for (const r of records) {
       const s = this.part(r.partition);
+      // A batch delivered again after a rebalance (offsets not yet committed) is already here.
+      if (BigInt(r.offset) < s.nextOffset) continue;
       if (r.ts > s.maxTs) s.maxTs = r.ts;
       s.buffered++;
       s.caughtUp = false;

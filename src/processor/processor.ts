@@ -447,10 +447,18 @@ export class Processor {
   /** Applies events to the state and writes every output before returning. */
   private async apply(events: readonly StepEvent[], quotes: readonly Quote[]): Promise<void> {
     const outputs: StepOutput[] = [];
-    for (const e of events) {
-      const r = step(this.state, e, this.o.params);
+    // step is synchronous and a quote can revalue hundreds of entities: yield to the event loop
+    // every ~50 ms so consumer heartbeats, ticks and HTTP answers are never starved (a consumer
+    // that misses its session timeout is thrown out of its group).
+    let sliceStart = performance.now();
+    for (let i = 0; i < events.length; i++) {
+      const r = step(this.state, events[i], this.o.params);
       this.state = r.state;
       for (const out of r.outputs) outputs.push(out);
+      if ((i & 7) === 7 && performance.now() - sliceStart > 50) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
     }
     this.eventsProcessed += quotes.length;
     await this.write(outputs, quotes);

@@ -47,6 +47,15 @@ describe('event-time merger', () => {
     expect(r[0].lateByMs).toBe(60);
   });
 
+  it('ignores records delivered again after a rebalance', () => {
+    const m = new EventMerger([0]);
+    m.push([rec(0, 0, 10), rec(0, 1, 20)]);
+    m.push([rec(0, 0, 10), rec(0, 1, 20), rec(0, 2, 30)]);
+    expect(ids(m.release(true))).toEqual(['0:0', '0:1', '0:2']);
+    m.push([rec(0, 1, 20)]);
+    expect(m.bufferedCount).toBe(0);
+  });
+
   it('commits only offsets below the oldest record still buffered', () => {
     const m = new EventMerger([0, 1]);
     m.seed(1, 7n);

@@ -164,7 +164,7 @@ export class KafkaBus implements Bus {
     const heartbeatIntervalMs = this.opts.heartbeatIntervalMs ?? 3000;
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      sessionTimeout: options.sessionTimeoutMs ?? this.opts.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: heartbeatIntervalMs,
       maxWaitTimeInMs: this.opts.maxWaitTimeMs ?? 500,
       partitionAssigners: [RangeAssigner],

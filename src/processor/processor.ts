@@ -359,7 +359,9 @@ export class Processor {
       }
     }
     const released = m.release(all);
-    const CHUNK = 2000;
+    // Quotes per write-and-commit: bounds the outputs held in memory (a quote can revalue hundreds
+    // of entities, and a window close emits a valuation per entity revalued in it).
+    const CHUNK = 500;
     // Per partition, the smallest offset released but not yet written, for each chunk boundary:
     // a commit after chunk k must not cover the records of chunks k+1.. (they left the merger's
     // buffer, so its committable() no longer holds them back). Found by the kill test: a SIGKILL

@@ -83,12 +83,18 @@ describe('a Kafka restart while ingest publishes and the processor consumes', ()
     await ingestor.stop();
     failedPublishes = ingestor.failedPublishes;
     await ingestBus.close();
+    // the reads after the restart go through a new client (fresh metadata and connections)
+    await bus.close();
+    bus = kafkaBus(env);
+    console.log('kafka restart: ingest done; reading the topic');
     const records = await bus.readToEnd(s.topics.quotes);
     ingested = new Set(records.map((r) => key(JSON.parse(r.value?.toString('utf8') ?? '{}') as Quote)));
     const group = `${s.prefix}g.quotes.p0`;
     for (let i = 0; i < 1200 && (await committedCount(bus, group, s.topics.quotes)) < records.length; i++) await sleep(100);
+    console.log('kafka restart: processed; stopping the processor');
     child.proc.kill('SIGTERM');
     exitCode = (await child.exited).code;
+    console.log(`kafka restart: processor exited ${exitCode}; comparing`);
     result = await compareWithFold(bus, env, s, records, fold(s.params, s.entities, records, { flush: false }));
     console.log(`kafka restart: ${records.length} records on the topic for ${QUOTES} quotes, ${failedPublishes} failed publishes, ${result.expectedPoints} points compared, ${result.expectedAlerts.length} alerts`);
   }, 400_000);

@@ -208,7 +208,15 @@ export class Processor {
     if (this.o.ticks) {
       const t = this.o.ticks;
       this.tickTimer = setInterval(() => {
-        if (!this.stopping) void this.enqueue(() => this.apply([{ kind: 'tick', ts: t.now() }], []));
+        if (this.stopping) return;
+        void this.enqueue(async () => {
+          // The wall clock moves the processor clock only once it has caught up with the quotes
+          // waiting in Kafka: during a backlog the data's own time leads, so a quote is never made
+          // late (or an index stale) by a tick that ran ahead of quotes not yet read.
+          const m = this.merger;
+          if (m && (m.bufferedCount > 0 || m.waitingOn().length > 0)) return;
+          await this.apply([{ kind: 'tick', ts: t.now() }], []);
+        });
       }, t.intervalMs);
     }
     this.ready = true;
@@ -347,7 +355,9 @@ export class Processor {
   private async drain(all: boolean): Promise<void> {
     const m = this.merger;
     if (!m || this.failed) return;
-    if (!all && (m.bufferedCount > 0 || this.endAtStart) && m.waitingOn().length > 0) {
+    // Ask Kafka for the end offsets while a partition may still hold data back: buffered records
+    // wait on it, a replay waits for its end, and live ticks wait until the backlog is read.
+    if (!all && (m.bufferedCount > 0 || this.endAtStart || this.o.ticks) && m.waitingOn().length > 0) {
       const now = Date.now();
       if (now - this.lastEndPoll >= (this.o.endOffsetPollMs ?? 200)) {
         this.lastEndPoll = now;

@@ -65,6 +65,9 @@ if (isMain) {
   dispatch(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // A command is done once main returns; a client still retrying in the background (kafkajs
+      // reconnecting after a broker restart) must not keep the process alive past its shutdown.
+      setTimeout(() => process.exit(code), 1000).unref();
     },
     (e: unknown) => {
       console.error(e);

@@ -31,6 +31,12 @@ describe('two processor instances in one group', () => {
     sink = influxSink(env);
     await sink.ensure();
     s = await prepareStream({ bus, env, prefix: uniquePrefix('two'), entities: ENTITIES, quotes: QUOTES, seed: 5 });
+    // The stream is on the topic before the instances start, so each reads it in the topic's
+    // order whatever the rebalance does (a producer still publishing can land a partition's
+    // quotes after newer ones of another, which a live run then applies late: see
+    // kafka-restart.test.ts). Entities that move from a to b when b joins are revalued by b from
+    // the start; a's outputs for them before the move are the same numbers, under the same keys.
+    await publishQuotes(bus, s.topics.quotes, s.quotes);
     for (const id of ['a', 'b']) {
       const c = await spawnProcess({ dir: s.dir, env: { ...s.env, CCM_INSTANCE_ID: id }, args: ['--config', s.configPath, '--run', s.run, '--no-ticks'] });
       children.push(c);
@@ -42,7 +48,6 @@ describe('two processor instances in one group', () => {
       if (owned.every((n) => n > 0) && owned[0] + owned[1] === ENTITIES) break;
       await sleep(100);
     }
-    await publishQuotes(bus, s.topics.quotes, s.quotes);
     for (const id of ['a', 'b']) {
       for (let i = 0; i < 1200 && (await committedCount(bus, `${s.prefix}g.quotes.${id}`, s.topics.quotes)) < QUOTES; i++) await sleep(100);
     }

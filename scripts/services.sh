@@ -121,7 +121,9 @@ our_pid() {
   pid="$(cat "$pidfile")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   pid_alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *"$marker"* ]] || return 1
   echo "$pid"
 }
 
@@ -130,7 +132,8 @@ port_pids() {
   ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true
 }
 port_open() { [[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]]; }
-owns_port() { port_pids "$2" | grep -qx "$1"; }
+# The list is captured before it is searched: `| grep -q` under pipefail can fail on SIGPIPE.
+owns_port() { local pids; pids="$(port_pids "$2")"; [[ $'\n'"$pids"$'\n' == *$'\n'"$1"$'\n'* ]]; }
 
 stop_pid() {
   local name="$1" pid="$2" waited=0
@@ -366,7 +369,7 @@ start_influx() {
   done
   render_influx_conf
   [[ -f "$INFLUX_LOG" ]] && mv -f "$INFLUX_LOG" "$INFLUX_LOG.1"
-  say "starting influxd ($(influxd version 2>/dev/null | head -n 1)) on $INFLUX_URL, log $INFLUX_LOG"
+  say "starting influxd ($(influxd version 2>/dev/null)) on $INFLUX_URL, log $INFLUX_LOG"
   setsid influxd -config "$INFLUX_CONF" </dev/null >>"$INFLUX_LOG" 2>&1 8>&- 9>&- &
   pid=$!
   echo "$pid" >"$INFLUX_PID"

@@ -160,7 +160,7 @@ export interface Stream {
 }
 
 /** A fresh prefix, topics, a config, the book's entities published; quotes generated (not published). */
-export async function prepareStream(o: { bus: KafkaBus; env: ServiceEnv; prefix: string; entities: number; quotes: number; seed: number; extraConfig?: Record<string, unknown> }): Promise<Stream> {
+export async function prepareStream(o: { bus: KafkaBus; env: ServiceEnv; prefix: string; entities: number; quotes: number; seed: number; extraConfig?: Record<string, unknown>; quotePartitions?: number }): Promise<Stream> {
   const dir = mkdtempSync(join(tmpdir(), 'ccm-fault-'));
   const run = o.prefix.replace(/[^a-z0-9]/g, '').slice(0, 40);
   const topics = topicNames(o.prefix);
@@ -169,7 +169,7 @@ export async function prepareStream(o: { bus: KafkaBus; env: ServiceEnv; prefix:
   const params = await paramsOf(configPath, env);
   const book = generateBook({ entities: o.entities, seed: o.seed });
   const quotes = generateQuotes({ seed: o.seed, count: o.quotes, startTs: T0, cadenceMs: 20, instruments: book.instruments, sourcesPerInstrument: 3 });
-  await createTopics(o.bus, o.prefix, 4);
+  await createTopics(o.bus, o.prefix, o.quotePartitions ?? 4);
   await publishEntities(o.bus, topics.entities, book.entities, T0);
   return { prefix: o.prefix, run, topics, dir, configPath, env, params, entities: book.entities, quotes };
 }

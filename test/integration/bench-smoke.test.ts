@@ -20,6 +20,9 @@ describe('the service benchmarks', () => {
       [30, 120],
     ]);
     for (const run of r.runs) expect(run.points).toBeGreaterThan(run.quotes);
+    // the in-memory fold of the same book and quotes: one price output per quote at least
+    for (const run of r.runs) expect(run.fold.outputs).toBeGreaterThan(run.quotes);
+    for (const run of r.runs) expect(run.pipelineToFold).toBe(Math.round((run.quotesPerSecond / run.fold.quotesPerSecond) * 100) / 100);
     expect(r.raw.atEntities).toBe(30);
     expect(r.raw.kafkajs.messages).toBe(120);
     expect(r.raw.consumerPerformance.messages).toBe(120);

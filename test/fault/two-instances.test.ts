@@ -9,13 +9,13 @@ import type { InfluxSink } from '../../src/sink/influx-sink.ts';
  * Issue "The stream processor on Kafka", item 5d: two `ccm process` instances with different
  * instance ids in one group split the `entities` partitions (each reads every quote partition),
  * and together write what one instance would: the fold's series and alerts.
- * `exposure` is left out of the comparison: it is a portfolio view over the entities an instance
- * holds, so two instances each write their part under the same series (see docs/processor.md).
+ * `exposure` included: it is written per entity and model (each entity's contribution, the boards
+ * sum them), so the two instances write disjoint series and together the one-instance fold's.
  */
 const QUOTES = 10_000;
 const ENTITIES = 40;
 const env = serviceEnv('fault');
-const COMPARED = ['price', 'index', 'valuation', 'facility', 'item', 'stress', 'alert'];
+const COMPARED = ['price', 'index', 'valuation', 'facility', 'item', 'stress', 'alert', 'exposure'];
 
 describe('two processor instances in one group', () => {
   let bus: KafkaBus;
@@ -25,6 +25,7 @@ describe('two processor instances in one group', () => {
   const children: Child[] = [];
   const owned: number[] = [];
   const exits: Array<number | null> = [];
+  let exposureEntities = 0;
 
   beforeAll(async () => {
     bus = kafkaBus(env);
@@ -55,8 +56,10 @@ describe('two processor instances in one group', () => {
     for (const c of children) exits.push((await c.exited).code);
     const records = await bus.readToEnd(s.topics.quotes);
     // a live run leaves its last window open: the fold without the final flush
-    result = await compareWithFold(bus, env, { ...s }, records, fold(s.params, s.entities, records, { flush: false }), COMPARED);
-    console.log(`two instances: entities owned ${owned.join(' + ')}, ${result.expectedPoints} points compared, ${result.expectedAlerts.length} alerts, ${result.redelivered} redelivered`);
+    const outputs = fold(s.params, s.entities, records, { flush: false });
+    exposureEntities = new Set(outputs.flatMap((o) => (o.kind === 'exposure' ? [o.entity] : []))).size;
+    result = await compareWithFold(bus, env, { ...s }, records, outputs, COMPARED);
+    console.log(`two instances: entities owned ${owned.join(' + ')}, ${result.expectedPoints} points compared, ${result.expectedAlerts.length} alerts, ${result.redelivered} redelivered, exposure of ${exposureEntities} entities`);
   }, 300_000);
 
   afterAll(async () => {
@@ -81,6 +84,11 @@ describe('two processor instances in one group', () => {
     expect(result.missing.slice(0, 5)).toEqual([]);
     expect(result.extra.slice(0, 5)).toEqual([]);
     expect(result.differing.slice(0, 5)).toEqual([]);
+  });
+
+  it('compared the exposure contributions of entities on both sides of the split', () => {
+    // with the series compared exactly, each entity's contribution came from whichever instance held it
+    expect(exposureEntities).toBeGreaterThan(Math.max(...owned));
   });
 
   it('together publish the alerts of the fold, each eventId once after dropping redeliveries', () => {

@@ -9,10 +9,19 @@ import type { Valuation, LtvStatus } from './valuation-types.ts';
  */
 export type StepEvent =
   | { readonly kind: 'quote'; readonly quote: Quote }
-  /** An entity's whole version list (from the compacted `entities` topic); null removes it. */
+  /**
+   * An entity's whole version list (from the compacted `entities` topic); null removes it. `ts` is
+   * the entities record's timestamp. A removal with `ts` = RELEASED_ENTITY_TS (0) has no record
+   * behind it: the runtime releases an entity whose partition another instance now owns (a
+   * rebalance), so its `exposure` contribution stays (its new owner writes it); any other removal
+   * is a tombstone and its contribution goes to zero at the window close.
+   */
   | { readonly kind: 'entity'; readonly id: string; readonly entity: Entity | null; readonly ts: number }
   /** A clock tick: advances the processor clock (wall clock live; never in a replay). */
   | { readonly kind: 'tick'; readonly ts: number };
+
+/** The `ts` of a removal that is a release by this instance, not a tombstone (see StepEvent `entity`). */
+export const RELEASED_ENTITY_TS = 0;
 
 export const ALERT_RULES = ['ltv', 'dscr', 'cure_expired', 'stale_data', 'data_quality'] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
@@ -93,17 +102,20 @@ export interface SpreadOutput {
 }
 
 /**
- * The portfolio view per model at a window close (ARCHITECTURE.md measurement `exposure`,
- * src/domain/portfolio.ts): units pledged across the book, units pledged to facilities at margin
- * call or worse, the resale market's monthly depth and the months it needs to absorb them.
+ * One entity's contribution to the portfolio view of a model at a window close (ARCHITECTURE.md
+ * measurement `exposure`, src/domain/portfolio.ts `entityExposure`): its units pledged to
+ * facilities that owe, those pledged to facilities at margin call or worse, and the model's resale
+ * depth. The book's figures are the sum over entities of their latest contribution (the boards
+ * aggregate); a contribution that ended (model dropped from the sheet, pledge released, entity
+ * removed) is written once as zeros, with `depthPerMonth` null.
  */
 export interface ExposureOutput {
   readonly eventId: string;
   /** Window start, as for valuations. */
   readonly ts: number;
+  readonly entity: string;
   readonly model: string;
   readonly unitsPledged: number;
   readonly unitsAtMarginCall: number;
-  readonly depthPerMonth: number;
-  readonly monthsToAbsorb: number;
+  readonly depthPerMonth: number | null;
 }

@@ -1,6 +1,7 @@
 import type { DomainParams } from './params.ts';
 import type { Entity, SheetVersion } from './sheet.ts';
 import type { AlertRule, AlertStateRecord, StepEvent, StepOutput } from './step-types.ts';
+import { RELEASED_ENTITY_TS } from './step-types.ts';
 import type { LtvStatus, Valuation } from './valuation-types.ts';
 import type { IndexChange, MarketIndex } from './market-index.ts';
 import { STATUS } from './valuation-types.ts';
@@ -10,7 +11,7 @@ import { applyQuote, emptyMarketIndex, indexInput, refreshIndex } from './market
 import { CURE, LTV_LEVEL, nextCureDeadline, nextDscrStatus, nextLtvStatus } from './alerts.ts';
 import type { DscrAlertStatus } from './alerts.ts';
 import { exposureOf, valueEntity } from './valuation.ts';
-import { portfolioExposure } from './portfolio.ts';
+import { entityExposure } from './portfolio.ts';
 
 /**
  * The processor's pure heart (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"):
@@ -34,9 +35,18 @@ import { portfolioExposure } from './portfolio.ts';
  *   that received a quote or changed in it (sorted by id), one `valuation` output per entity
  *   revalued in it (sorted by id) valued WITH stress at the window's last clock value (the last
  *   event time in it, so the same instant as its last alert decisions) and stamped with the window
- *   start, then (when any entity was revalued in it) one `exposure` output per model from
- *   portfolioExposure over the latest valuation of every entity, and one `alert_state` output per
- *   alert state that changed in it (sorted by key).
+ *   start, then the `exposure` outputs (below), and one `alert_state` output per alert state that
+ *   changed in it (sorted by key).
+ * - `exposure` is written per entity and model, never as a book total: each entity's contribution
+ *   (portfolio.ts `entityExposure` over its latest valuation, with the alert machine's statuses),
+ *   so that processor instances holding different shares of the book never write the same series
+ *   and the boards sum the contributions (docs/architecture.md). At a window close, sorted by
+ *   entity then model: the contribution of every entity revalued in the window, and of every
+ *   entity held at the first close in each event-time hour (EXPOSURE_REFRESH_MS: every hourly
+ *   bucket holds the whole book, whatever was revalued); zeros (depth null) for a model an entity
+ *   contributed to at its previous exposure output and no longer does (model gone from the sheet,
+ *   pledge released), and for every model of an entity removed by a tombstone in the window. A
+ *   release (rebalance, `ts` RELEASED_ENTITY_TS) writes nothing: the new owner writes the entity.
  *   The valuation's facility `status` and `dscrStatus` are the alert machine's (with
  *   hysteresis), so that Grafana reads the same status the alerts speak of.
  * - Alerts (`alert` outputs) and `data_quality` outputs are emitted at once, `at` = the clock.
@@ -74,6 +84,8 @@ interface EntitySlot {
   stale: AlertSlot | null;
   /** The latest valuation (at quote time, without stress) and the version it used. */
   latest: { readonly sheet: SheetVersion; readonly valuation: Valuation } | null;
+  /** The models of the entity's last `exposure` outputs with units (sorted): an ended one gets zeros. */
+  exposureModels: readonly string[];
 }
 
 export interface ProcessorState {
@@ -87,11 +99,15 @@ export interface ProcessorState {
   readonly exposedBy: Map<string, Set<string>>;
   /** The earliest pending cure deadline (Infinity when none). */
   nextCureMs: number;
+  /** floor(window start / EXPOSURE_REFRESH_MS) of the last closed window (null before the first). */
+  exposureHour: number | null;
   readonly window: {
     readonly instruments: Set<string>;
     readonly rejected: Map<string, number>;
     readonly entities: Set<string>;
     readonly alertKeys: Set<string>;
+    /** Entities removed by a tombstone in the window -> the models their contribution had. */
+    readonly removed: Map<string, readonly string[]>;
   };
 }
 
@@ -103,7 +119,8 @@ export function initialState(_params: DomainParams): ProcessorState {
     entities: new Map(),
     exposedBy: new Map(),
     nextCureMs: Infinity,
-    window: { instruments: new Set(), rejected: new Map(), entities: new Set(), alertKeys: new Set() },
+    exposureHour: null,
+    window: { instruments: new Set(), rejected: new Map(), entities: new Set(), alertKeys: new Set(), removed: new Map() },
   };
 }
 
@@ -349,13 +366,7 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
     for (const instrument of version.exposure) inputs[instrument] = indexInput(state.index, instrument);
     out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot, version.sheet), inputs });
   }
-  if (w.entities.size > 0) {
-    // The portfolio view over the latest valuation of every entity (with the alert machine's
-    // statuses): O(book) once per window, and only in windows where something was revalued.
-    const items: Array<{ sheet: SheetVersion; valuation: Valuation }> = [];
-    for (const slot of state.entities.values()) if (slot.latest !== null) items.push({ sheet: slot.latest.sheet, valuation: withAlertStatuses(slot.latest.valuation, slot) });
-    for (const x of portfolioExposure(items, params)) out.push({ kind: 'exposure', eventId: eventId('exposure', x.model, ws), ts: ws, ...x });
-  }
+  closeExposure(state, ws, params, out);
   for (const key of [...w.alertKeys].sort(byString)) {
     const s = slotOfKey(state, key);
     if (s === null) continue;
@@ -365,6 +376,51 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
   w.rejected.clear();
   w.entities.clear();
   w.alertKeys.clear();
+  w.removed.clear();
+}
+
+/**
+ * Every hourly bucket (event time) of `exposure` holds a contribution of every entity of the book:
+ * the boards sum the entities' last contributions per bucket (an InfluxQL subquery cannot carry a
+ * series forward into a bucket where it has no point), so the first window close of each hour
+ * writes every entity held, revalued or not.
+ */
+export const EXPOSURE_REFRESH_MS = 3_600_000;
+
+/** The window's `exposure` outputs (see the header): contributions, ended contributions as zeros. */
+function closeExposure(state: ProcessorState, ws: number, params: DomainParams, out: StepOutput[]): void {
+  const w = state.window;
+  const hour = Math.floor(ws / EXPOSURE_REFRESH_MS);
+  const refresh = state.exposureHour !== hour;
+  state.exposureHour = hour;
+  // O(revalued) per window; O(book) once an hour
+  const ids = new Set<string>(w.removed.keys());
+  if (refresh) {
+    for (const slot of state.entities.values()) if (slot.latest !== null || slot.exposureModels.length > 0) ids.add(slot.id);
+  } else {
+    for (const id of w.entities) ids.add(id);
+  }
+  const zero = (entity: string, model: string): void => {
+    out.push({ kind: 'exposure', eventId: eventId('exposure', entity, model, ws), ts: ws, entity, model, unitsPledged: 0, unitsAtMarginCall: 0, depthPerMonth: null });
+  };
+  for (const id of [...ids].sort(byString)) {
+    const slot = state.entities.get(id);
+    if (slot === undefined) {
+      for (const model of w.removed.get(id) ?? []) zero(id, model);
+      continue;
+    }
+    const latest = slot.latest;
+    const contributions = latest === null ? [] : entityExposure(latest.sheet, withAlertStatuses(latest.valuation, slot), params);
+    // both lists are sorted: merge them so the outputs come out sorted by model
+    const ended = slot.exposureModels.filter((m) => !contributions.some((c) => c.model === m));
+    let e = 0;
+    for (const c of contributions) {
+      while (e < ended.length && ended[e] < c.model) zero(id, ended[e++]);
+      out.push({ kind: 'exposure', eventId: eventId('exposure', id, c.model, ws), ts: ws, entity: id, ...c });
+    }
+    while (e < ended.length) zero(id, ended[e++]);
+    slot.exposureModels = contributions.map((c) => c.model);
+  }
 }
 
 /** The valuation with the alert machine's statuses (hysteresis) in place of the raw ones. */
@@ -425,20 +481,26 @@ function toVersions(entity: Entity, params: DomainParams): VersionInfo[] {
   return versions.sort((a, b) => a.fromMs - b.fromMs);
 }
 
-function onEntity(state: ProcessorState, id: string, entity: Entity | null, params: DomainParams, out: StepOutput[]): void {
+function onEntity(state: ProcessorState, id: string, entity: Entity | null, released: boolean, params: DomainParams, out: StepOutput[]): void {
   const existing = state.entities.get(id);
   if (existing !== undefined) removeExposure(state, existing);
   if (entity === null) {
-    // Removal: its statuses go with it (the runtime decides whether to tombstone alert-state).
+    // Removal: its statuses go with it (the runtime decides whether to tombstone alert-state). A
+    // tombstone ends its exposure contribution at the window close; a release leaves it to the
+    // entity's new owner.
+    if (existing !== undefined && !released && existing.exposureModels.length > 0) state.window.removed.set(id, existing.exposureModels);
     state.entities.delete(id);
     state.window.entities.delete(id);
     return;
   }
+  // Removed and back in the same window: the contribution it had can still end.
+  const removedModels = state.window.removed.get(id);
+  state.window.removed.delete(id);
   const versions = toVersions(entity, params);
   const union = new Set<string>();
   for (const v of versions) for (const i of v.exposure) union.add(i);
   const exposure = [...union].sort(byString);
-  const slot: EntitySlot = existing ?? { id, versions, exposure, ltv: new Map(), cure: new Map(), dscr: null, stale: null, latest: null };
+  const slot: EntitySlot = existing ?? { id, versions, exposure, ltv: new Map(), cure: new Map(), dscr: null, stale: null, latest: null, exposureModels: removedModels ?? [] };
   slot.versions = versions;
   slot.exposure = exposure;
   if (existing === undefined) state.entities.set(id, slot);
@@ -481,7 +543,7 @@ export function step(state: ProcessorState, event: StepEvent, params: DomainPara
       advanceClock(state, event.ts, params, out);
       break;
     case 'entity':
-      onEntity(state, event.id, event.entity, params, out);
+      onEntity(state, event.id, event.entity, event.ts === RELEASED_ENTITY_TS, params, out);
       break;
     default: {
       const never: never = event;

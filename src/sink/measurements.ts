@@ -10,7 +10,7 @@
  * | `facility`     | entity, facility, lender               | outstanding, collateral_value, liquidation_value*, ltv, forced_sale_ltv, headroom, ltv_in_12m, status_level (0-3), cure_amount_usd, tenor_months_left, collateral_life_months_left, debt_outlives_collateral* (0/1), data_missing* (0/1), ltv_warn, ltv_margin_call, ltv_liquidation, dscr_min |
  * | `item`         | entity, item, model, valued_by         | market_value, liquidation_value, haircut |
  * | `stress`       | entity, scenario                       | ltv, dscr, worst_status_level |
- * | `exposure`     | model                                  | units_pledged, units_at_margin_call, depth_per_month, months_to_absorb |
+ * | `exposure`*    | entity, model                          | units_pledged, units_at_margin_call, depth_per_month (one entity's contribution: the boards sum them) |
  * | `spread`*      | model                                  | rental_usd_per_gpu_hour, resale_usd_per_unit, rental_yield_annual (rental x 8,766 h / resale) |
  * | `alert`        | entity, facility ('-' for entity rules), rule, to | value, threshold, level |
  * | `feed`         | source                                 | quotes, rejects, reconnects, last_tick_age_s |
@@ -20,7 +20,12 @@
  * (*) beyond the ARCHITECTURE.md table: `valuation.stale` (1 when an index the entity needs is
  * missing) and `valuation.status_level` (the worst facility status) drive the overview board and
  * Grafana's rules; `data_quality` and `deadletter` count rejected input per cause for the
- * data-quality board. Points of the same series and timestamp overwrite each other, so two
+ * data-quality board. `exposure` departs from ARCHITECTURE.md (tags `model` only, a book total
+ * with months_to_absorb): each processor instance holds only its share of the book, so it writes
+ * each entity's contribution and the boards sum the entities' last contributions per hour and
+ * compute months_to_absorb = sum(units_at_margin_call) / depth (docs/architecture.md).
+ * `months_to_absorb` is no longer written; the name stays for the boards' computed column.
+ * Points of the same series and timestamp overwrite each other, so two
  * data_quality events of one instrument, source and reason at one instant count once.
  * Rollups (continuous queries, see influx-sink.ts) keep the measurement names in their own
  * retention policy.

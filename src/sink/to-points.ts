@@ -55,14 +55,9 @@ function pointsOf(output: StepOutput, run: string): Point[] {
       return [
         point(
           MEASUREMENT.exposure,
-          { [TAG.model]: output.model },
+          { [TAG.entity]: output.entity, [TAG.model]: output.model },
           run,
-          {
-            [FIELD.unitsPledged]: output.unitsPledged,
-            [FIELD.unitsAtMarginCall]: output.unitsAtMarginCall,
-            [FIELD.depthPerMonth]: output.depthPerMonth,
-            [FIELD.monthsToAbsorb]: output.monthsToAbsorb,
-          },
+          { [FIELD.unitsPledged]: output.unitsPledged, [FIELD.unitsAtMarginCall]: output.unitsAtMarginCall, [FIELD.depthPerMonth]: output.depthPerMonth },
           output.ts,
         ),
       ];

@@ -7,7 +7,9 @@
  * config/entities into InfluxSink, under a run of its own. What a replay cannot produce is added
  * from the seeded book of test/support/grafana-sample-points.ts: the ingestors' `feed` and dead
  * letters, late quotes (a replay is never late), and the measurements the boards need that no
- * writer has yet (`spread`, and `exposure` until the processor writes it).
+ * writer has yet (`spread`, and `exposure` should the replay write none).
+ * The Portfolio board's queries are also checked for their figures: the sum, per hour and model,
+ * of each entity's last contribution among the `exposure` points the pipeline wrote.
  * InfluxDB: `eval "$(scripts/services.sh env)"` (CCM_INFLUX_URL, CCM_INFLUX_USER,
  * CCM_INFLUX_PASSWORD, CCM_INFLUX_DB).
  */
@@ -26,6 +28,7 @@ import { simulateQuotes } from '../../src/ingest/simulate/simulate-quotes.ts';
 import { createLogger } from '../../src/logger.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { InfluxSink } from '../../src/sink/influx-sink.ts';
+import type { Entity } from '../../src/domain/sheet.ts';
 import { boardQueries, loadDashboards, ruleQueries, substitute, unresolvedVariables } from '../support/grafana-queries.ts';
 import type { BoardQuery, Dashboard, Substitution } from '../support/grafana-queries.ts';
 import { SAMPLE_STEP_MS, SAMPLE_STEPS, sampleGrafanaPoints, toLineProtocol } from '../support/grafana-sample-points.ts';
@@ -109,8 +112,13 @@ describe('Grafana queries against the real InfluxDB', () => {
     try {
       await sink.ensure();
       const config = await loadConfig();
-      const { entities, problems } = await loadSheets(config.entities);
+      const { entities: sheets, problems } = await loadSheets(config.entities);
       expect(problems).toEqual([]);
+      // and a copy of one neocloud owing three times as much, so that units sit at margin call
+      const base = sheets.find((e) => e.id === 'alpha-neocloud') as Entity;
+      const stressedId = `${base.id}-stressed`;
+      const stressed: Entity = { id: stressedId, versions: base.versions.map((v) => ({ ...v, id: stressedId, facilities: v.facilities.map((f) => ({ ...f, principal: f.principal * 3 })) })) };
+      const entities = [...sheets, stressed];
       const scenarios = ScenariosFileSchema.parse(parseYaml(await readFile('config/scenarios.yaml', 'utf8')));
       const file = join(dir, 'simulated.ndjson.gz');
       const fromMs = endMs - (SAMPLE_STEPS - 1) * SAMPLE_STEP_MS;
@@ -172,6 +180,76 @@ describe('Grafana queries against the real InfluxDB', () => {
       if (rowCount(result) === 0) empty.push(`${r.ruleUid}/${r.refId}: ${r.query}`);
     }
     expect(empty).toEqual([]);
+  });
+
+  it('the portfolio board sums, per hour and model, the last exposure contribution of every entity the pipeline wrote', async () => {
+    // the per-entity points the processor wrote (none supplemented: the replay writes exposure)
+    const raw = await influxQuery(env, `SELECT "units_pledged", "units_at_margin_call", "depth_per_month" FROM "exposure" WHERE "run" = '${run}' GROUP BY "entity", "model"`);
+    expect(sampleGrafanaPoints(run, endMs).filter((p) => p.measurement === 'exposure' && (raw.series ?? []).some((s) => s.tags?.entity === p.tags.entity)), 'exposure points of the sample book').toEqual([]);
+    // the reference, in TypeScript: per model and hour, each entity's last units (and last depth written), summed
+    const HOUR = 3_600_000;
+    const buckets = new Map<string, Map<number, Map<string, { pledged: number; atCall: number; depth: number | null; ts: number; depthTs: number }>>>();
+    for (const s of raw.series ?? []) {
+      const entity = s.tags?.entity ?? '';
+      const model = s.tags?.model ?? '';
+      const col = (name: string) => s.columns.indexOf(name);
+      for (const v of s.values ?? []) {
+        const ts = Number(v[0]);
+        const hour = Math.floor(ts / HOUR) * HOUR;
+        const byHour = buckets.get(model) ?? new Map();
+        buckets.set(model, byHour);
+        const byEntity = byHour.get(hour) ?? new Map();
+        byHour.set(hour, byEntity);
+        const e = byEntity.get(entity) ?? { pledged: 0, atCall: 0, depth: null, ts: -Infinity, depthTs: -Infinity };
+        if (ts >= e.ts) Object.assign(e, { ts, pledged: Number(v[col('units_pledged')]), atCall: Number(v[col('units_at_margin_call')]) });
+        const depth = v[col('depth_per_month')];
+        if (depth !== null && ts >= e.depthTs) Object.assign(e, { depthTs: ts, depth: Number(depth) });
+        byEntity.set(entity, e);
+      }
+    }
+    const expected = new Map<string, Array<{ hour: number; pledged: number; atCall: number; depth: number; entities: number }>>();
+    for (const [model, byHour] of buckets) {
+      const rows = [...byHour.entries()].sort((a, b) => a[0] - b[0]).map(([hour, byEntity]) => {
+        const es = [...byEntity.values()];
+        const depths = es.flatMap((e) => (e.depth === null ? [] : [e.depth]));
+        return { hour, pledged: es.reduce((n, e) => n + e.pledged, 0), atCall: es.reduce((n, e) => n + e.atCall, 0), depth: Math.min(...depths), entities: es.length };
+      });
+      expected.set(model, rows);
+    }
+    expect(expected.size, 'models with exposure in the replayed run').toBeGreaterThan(0);
+    expect([...expected.values()].some((rows) => rows.some((r) => r.atCall > 0)), 'units at margin call (the stressed neocloud)').toBe(true);
+    const allEntities = new Set((raw.series ?? []).map((s) => s.tags?.entity));
+    const lastHour = Math.max(...[...expected.values()].flatMap((rows) => rows.map((r) => r.hour)));
+    // every hour holds the whole book: the first window close of each hour writes every entity
+    const entitiesInLastHour = new Set([...buckets.values()].flatMap((byHour) => [...(byHour.get(lastHour)?.keys() ?? [])]));
+    expect([...entitiesInLastHour].sort()).toEqual([...allEntities].sort());
+
+    const portfolio = dashboards.find((d) => d.uid === 'ccm-portfolio') as Dashboard;
+    const byTitle = (title: string): string => {
+      const q = boardQueries(portfolio).find((x) => x.where.startsWith(`${title} /`));
+      expect(q, title).toBeDefined();
+      return substitute((q as BoardQuery).query, { ...range, variables: { run } });
+    };
+    const seriesOf = (r: InfluxResult) => new Map((r.series ?? []).map((s) => [s.tags?.model ?? '', s.values ?? []]));
+
+    const atCall = seriesOf(await influxQuery(env, byTitle('Units at margin call by model')));
+    const months = seriesOf(await influxQuery(env, byTitle('Months to absorb by model')));
+    for (const [model, rows] of expected) {
+      expect(atCall.get(model)?.map((v) => [Number(v[0]), Number(v[1])]), `units at margin call of ${model}`).toEqual(rows.map((r) => [r.hour, r.atCall]));
+      const m = months.get(model) ?? [];
+      expect(m.map((v) => Number(v[0])), `months to absorb of ${model}`).toEqual(rows.map((r) => r.hour));
+      rows.forEach((r, i) => expect(Number(m[i][1]), `months to absorb of ${model} at ${r.hour}`).toBeCloseTo(r.atCall / r.depth, 12));
+    }
+
+    const table = await influxQuery(env, byTitle('Pledged units against resale market depth'));
+    const got = new Map((table.series ?? []).map((s) => [s.tags?.model ?? '', Object.fromEntries(s.columns.map((c, i) => [c, s.values?.[0]?.[i]]))]));
+    expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [model, rows] of expected) {
+      const last = rows[rows.length - 1];
+      expect(got.get(model), model).toMatchObject({ units_pledged: last.pledged, units_at_margin_call: last.atCall, depth_per_month: last.depth });
+      expect(Number(got.get(model)?.months_to_absorb)).toBeCloseTo(last.atCall / last.depth, 12);
+    }
+    console.log(`portfolio board: ${allEntities.size} entities, ${[...expected.entries()].map(([m, rows]) => `${m} ${rows[rows.length - 1].pledged} pledged / ${rows[rows.length - 1].atCall} at call`).join(', ')}`);
   });
 
   it('the entity table of the overview keeps only entities lent to by the chosen lender', async () => {

@@ -4,7 +4,8 @@
  * check them statically and run them against a real InfluxDB.
  *
  * Variable substitution follows what Grafana's InfluxDB datasource does to a raw query:
- * `$timeFilter` becomes `time >= <from>ms and time <= <to>ms`, `$__interval` a duration such as
+ * `$timeFilter` becomes `time >= <from>ms and time <= <to>ms`, `${__from}` and `${__to}` the range's
+ * ends in epoch milliseconds, `$__interval` a duration such as
  * `10m`, and a template variable inside a regex (`/^$run$/`) its value with regex characters
  * escaped, or `(a|b)` for several values (public/app/plugins/datasource/influxdb/datasource.ts,
  * `interpolateQueryExpr`).
@@ -160,6 +161,9 @@ export interface Substitution {
 export function substitute(query: string, s: Substitution): string {
   let q = query
     .replaceAll('$timeFilter', `time >= ${s.fromMs}ms and time <= ${s.toMs}ms`)
+    // the global variables of the time range, epoch milliseconds
+    .replaceAll('${__from}', String(s.fromMs))
+    .replaceAll('${__to}', String(s.toMs))
     .replaceAll('$__interval_ms', String(s.intervalMs))
     .replaceAll('$__interval', s.interval);
   // longest names first so that `$run` never eats the start of a longer name

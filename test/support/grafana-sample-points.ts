@@ -3,7 +3,7 @@
  * "InfluxDB contracts" (plus the `spread` measurement the Market board needs).
  * test/integration/grafana-queries.test.ts takes from it only what a replay of a simulated stream
  * cannot write: the ingestors' `feed` and dead letters, late quotes (a replay is never late), and
- * measurements no writer produces yet (`spread`; `exposure` until the processor writes it).
+ * measurements no writer produces yet (`spread`; `exposure` when the replay wrote none).
  *
  * Two entities shaped like shared/examples/valuation (a neocloud with a secured DDTL and a
  * revolver, a miner with an ABL, a BTC-backed loan and unsecured converts), four feeds, a point
@@ -115,9 +115,14 @@ export function sampleGrafanaPoints(run: string, endMs: number, seed = 7): Point
         add('stress', { entity, scenario }, { ltv, dscr: dscr / k, worst_status_level: ltv >= 0.85 ? 3 : ltv >= 0.75 ? 2 : ltv >= 0.65 ? 1 : 0 }, ts);
       }
     }
-    for (const [model, pledged, depth] of [['H100-SXM', 40_000, 8_000], ['H200', 12_000, 3_000], ['S19XP', 20_000, 10_000]] as const) {
-      const atCall = model === 'H100-SXM' ? 24_000 : 0;
-      add('exposure', { model }, { units_pledged: pledged, units_at_margin_call: atCall, depth_per_month: depth, months_to_absorb: pledged / depth }, ts);
+    // each entity's own contribution per model (the boards sum them)
+    for (const [entity, model, pledged, atCall, depth] of [
+      ['northwind-neocloud', 'H100-SXM', 40_000, 24_000, 8_000],
+      ['northwind-neocloud', 'H200', 4_000, 0, 8_000],
+      ['granite-mining', 'H200', 8_000, 0, 8_000],
+      ['granite-mining', 'S19XP', 20_000, 0, 10_000],
+    ] as const) {
+      add('exposure', { entity, model }, { units_pledged: pledged, units_at_margin_call: atCall, depth_per_month: depth }, ts);
     }
     ['binance', 'coinbase', 'vast', 'lambda'].forEach((source, k) => {
       add('feed', { source }, { quotes: (i + 1) * (50 + 10 * k), rejects: Math.floor(i / 3) * k, reconnects: Math.floor(i / 6), last_tick_age_s: Math.floor(rnd() * 30) }, ts);

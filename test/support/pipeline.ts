@@ -116,7 +116,7 @@ export const TAG_KEYS: Readonly<Record<string, readonly string[]>> = {
   item: [TAG.entity, TAG.item, TAG.model, TAG.valuedBy],
   stress: [TAG.entity, TAG.scenario],
   alert: [TAG.entity, TAG.facility, TAG.rule, TAG.to],
-  exposure: [TAG.model],
+  exposure: [TAG.entity, TAG.model],
 };
 
 /** What InfluxDB holds after writing these outputs: same series and timestamp merge their fields. */

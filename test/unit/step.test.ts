@@ -38,11 +38,11 @@ describe('step: quotes, valuations and LTV alerts', () => {
     expect(ofKind(last, 'valuation').map((v) => v.ts)).toEqual([T0 + MINUTE]);
   });
 
-  it('emits the portfolio exposure per model at a window close, counting units pledged to facilities at margin call', () => {
+  it('emits the entity exposure per model at a window close, counting units pledged to facilities at margin call (with hysteresis)', () => {
     const { state } = run([entityEvent(anEntity()), ltvQuote(0.76, T0), ltvQuote(0.74, T0 + 1)], p);
     const exposure = ofKind(flush(state, p).outputs, 'exposure');
     expect(exposure).toHaveLength(1);
-    expect(exposure[0]).toMatchObject({ model: 'H100-SXM', ts: T0, unitsPledged: 1000, unitsAtMarginCall: 1000 });
+    expect(exposure[0]).toMatchObject({ entity: 'acme', model: 'H100-SXM', ts: T0, unitsPledged: 1000, unitsAtMarginCall: 1000, depthPerMonth: 8000 });
   });
 
   it('reports the alert machine status (with hysteresis) in the conflated valuation', () => {

@@ -190,16 +190,21 @@ describe('toPoints', () => {
     expect(toPoints({ kind: 'alert_state', eventId: 's', ts: TS, key: 'e/f/ltv', status: 'warn', cureDeadline: null, since: TS }, 'live')).toEqual([]);
   });
 
-  it('maps a model exposure to one exposure point tagged by model', () => {
-    const out: StepOutput = { kind: 'exposure', eventId: 'x', ts: TS, model: 'H100-SXM', unitsPledged: 40_000, unitsAtMarginCall: 24_000, depthPerMonth: 8_000, monthsToAbsorb: 5 };
+  it('maps an entity exposure to one exposure point tagged by entity and model', () => {
+    const out: StepOutput = { kind: 'exposure', eventId: 'x', ts: TS, entity: 'acme', model: 'H100-SXM', unitsPledged: 40_000, unitsAtMarginCall: 24_000, depthPerMonth: 8_000 };
     expect(toPoints(out, 'live')).toEqual([
       {
         measurement: 'exposure',
-        tags: { model: 'H100-SXM', run: 'live' },
-        fields: { units_pledged: 40_000, units_at_margin_call: 24_000, depth_per_month: 8_000, months_to_absorb: 5 },
+        tags: { entity: 'acme', model: 'H100-SXM', run: 'live' },
+        fields: { units_pledged: 40_000, units_at_margin_call: 24_000, depth_per_month: 8_000 },
         ts: TS,
       },
     ]);
+  });
+
+  it('writes an ended exposure contribution as zero units without a depth', () => {
+    const out: StepOutput = { kind: 'exposure', eventId: 'x', ts: TS, entity: 'acme', model: 'H100-SXM', unitsPledged: 0, unitsAtMarginCall: 0, depthPerMonth: null };
+    expect(toPoints(out, 'live')).toEqual([{ measurement: 'exposure', tags: { entity: 'acme', model: 'H100-SXM', run: 'live' }, fields: { units_pledged: 0, units_at_margin_call: 0 }, ts: TS }]);
   });
 
   it('never writes NaN or Infinity, and drops a point left without fields', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { addMonths, parseDateMs, wholeMonths } from '../../src/domain/calendar.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
 import { DEFAULT_SCENARIOS } from '../../src/domain/params.ts';
-import { portfolioExposure } from '../../src/domain/portfolio.ts';
+import { entityExposure, portfolioExposure } from '../../src/domain/portfolio.ts';
 import { defaultDomainParams, exposureOf, outstandingAt, valueEntity } from '../../src/domain/valuation.ts';
 import { aCatalog, aCatalogModel, aFacility, aFleetItem, AT_MS, aMarket, anAsicItem, aSheet, emptyCatalog } from '../support/builders.ts';
 
@@ -241,5 +241,20 @@ describe('portfolioExposure', () => {
     const p = withCatalog();
     const items = [stressed, healthy, unpledged].map((sheet) => ({ sheet, valuation: valueEntity(sheet, aMarket(), AT_MS, p, { stress: false }) }));
     expect(portfolioExposure(items, p)).toEqual([{ model: 'H100-SXM', unitsPledged: 2000, unitsAtMarginCall: 1000, depthPerMonth: 8000, monthsToAbsorb: 0.125 }]);
+    // the book is the sum of the entities' own contributions
+    expect(items.map(({ sheet, valuation }) => entityExposure(sheet, valuation, p))).toEqual([
+      [{ model: 'H100-SXM', unitsPledged: 1000, unitsAtMarginCall: 1000, depthPerMonth: 8000 }],
+      [{ model: 'H100-SXM', unitsPledged: 1000, unitsAtMarginCall: 0, depthPerMonth: 8000 }],
+      [],
+    ]);
+  });
+
+  it('takes the smallest entity depth for a model outside the catalog (each entity: its first pledged item with its own liquidity, else the default)', () => {
+    const p = withCatalog();
+    const own = (id: string, depthPerMonth?: number) =>
+      aSheet({ id, fleet: [aFleetItem({ model: 'X-999', ...(depthPerMonth === undefined ? {} : { liquidity: { depthPerMonth, h0: 0.1, k: 0.05, hmax: 0.8 } }) })] });
+    const items = [own('a', 3000), own('b'), own('c', 5000)].map((sheet) => ({ sheet, valuation: valueEntity(sheet, aMarket(), AT_MS, p, { stress: false }) }));
+    expect(items.map(({ sheet, valuation }) => entityExposure(sheet, valuation, p)[0].depthPerMonth)).toEqual([3000, 8000, 5000]);
+    expect(portfolioExposure(items, p).map((x) => [x.model, x.depthPerMonth])).toEqual([['X-999', 3000]]);
   });
 });

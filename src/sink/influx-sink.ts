@@ -97,7 +97,8 @@ export const ROLLUP_FIELDS: Readonly<Record<string, Readonly<Record<string, Aggr
   },
   [MEASUREMENT.item]: { [FIELD.marketValue]: 'mean', [FIELD.liquidationValue]: 'mean', [FIELD.haircut]: 'mean' },
   [MEASUREMENT.stress]: { [FIELD.ltv]: 'mean', [FIELD.dscr]: 'mean', [FIELD.worstStatusLevel]: 'max' },
-  [MEASUREMENT.exposure]: { [FIELD.unitsPledged]: 'mean', [FIELD.unitsAtMarginCall]: 'max', [FIELD.depthPerMonth]: 'mean', [FIELD.monthsToAbsorb]: 'max' },
+  // per entity and model (GROUP BY *): the window's last contribution; months_to_absorb is computed by the boards
+  [MEASUREMENT.exposure]: { [FIELD.unitsPledged]: 'last', [FIELD.unitsAtMarginCall]: 'last', [FIELD.depthPerMonth]: 'last' },
   // feed counters are cumulative per process: the window's max is its last value
   [MEASUREMENT.feed]: { [FIELD.quotes]: 'max', [FIELD.rejects]: 'max', [FIELD.reconnects]: 'max', [FIELD.lastTickAgeS]: 'max' },
   [MEASUREMENT.dataQuality]: { [FIELD.count]: 'sum' },

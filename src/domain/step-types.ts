@@ -15,8 +15,12 @@ export type StepEvent =
    * behind it: the runtime releases an entity whose partition another instance now owns (a
    * rebalance), so its `exposure` contribution stays (its new owner writes it); any other removal
    * is a tombstone and its contribution goes to zero at the window close.
+   * `statuses` (a handover): the alert statuses the entity's previous owner held (keys
+   * `entity/facility/rule`), set before the entity is first evaluated, so an instance taking an
+   * entity over in a rebalance continues its alert machine instead of re-firing every active
+   * alert from `ok`. Only for an entity this state does not hold yet; ignored otherwise.
    */
-  | { readonly kind: 'entity'; readonly id: string; readonly entity: Entity | null; readonly ts: number }
+  | { readonly kind: 'entity'; readonly id: string; readonly entity: Entity | null; readonly ts: number; readonly statuses?: readonly AlertStateRecord[] }
   /** A clock tick: advances the processor clock (wall clock live; never in a replay). */
   | { readonly kind: 'tick'; readonly ts: number };
 

@@ -481,7 +481,7 @@ function toVersions(entity: Entity, params: DomainParams): VersionInfo[] {
   return versions.sort((a, b) => a.fromMs - b.fromMs);
 }
 
-function onEntity(state: ProcessorState, id: string, entity: Entity | null, released: boolean, params: DomainParams, out: StepOutput[]): void {
+function onEntity(state: ProcessorState, id: string, entity: Entity | null, released: boolean, params: DomainParams, out: StepOutput[], statuses?: readonly AlertStateRecord[]): void {
   const existing = state.entities.get(id);
   if (existing !== undefined) removeExposure(state, existing);
   if (entity === null) {
@@ -503,7 +503,11 @@ function onEntity(state: ProcessorState, id: string, entity: Entity | null, rele
   const slot: EntitySlot = existing ?? { id, versions, exposure, ltv: new Map(), cure: new Map(), dscr: null, stale: null, latest: null, exposureModels: removedModels ?? [] };
   slot.versions = versions;
   slot.exposure = exposure;
-  if (existing === undefined) state.entities.set(id, slot);
+  if (existing === undefined) {
+    state.entities.set(id, slot);
+    // A handover: continue the previous owner's alert machine (see StepEvent `entity`).
+    if (statuses !== undefined && statuses.length > 0) setStatuses(state, slot, statuses);
+  }
   for (const instrument of exposure) {
     let set = state.exposedBy.get(instrument);
     if (set === undefined) {
@@ -543,7 +547,7 @@ export function step(state: ProcessorState, event: StepEvent, params: DomainPara
       advanceClock(state, event.ts, params, out);
       break;
     case 'entity':
-      onEntity(state, event.id, event.entity, event.ts === RELEASED_ENTITY_TS, params, out);
+      onEntity(state, event.id, event.entity, event.ts === RELEASED_ENTITY_TS, params, out, event.statuses);
       break;
     default: {
       const never: never = event;
@@ -592,19 +596,34 @@ const VALID_STATUS: Readonly<Record<string, readonly string[]>> = {
  */
 export function restoreAlertStates(state: ProcessorState, records: readonly AlertStateRecord[]): ProcessorState {
   for (const r of records) {
-    const parts = r.key.split('/');
-    if (parts.length !== 3) continue;
-    const [entity, facility, rule] = parts;
-    const slot = state.entities.get(entity);
-    if (slot === undefined || !(VALID_STATUS[rule]?.includes(r.status) ?? false)) continue;
-    const s: AlertSlot = { status: r.status, since: r.since, cureDeadline: r.cureDeadline };
-    if (rule === 'ltv') slot.ltv.set(facility, s);
-    else if (rule === 'cure_expired') slot.cure.set(facility, s);
-    else if (rule === 'dscr' && facility === ENTITY_FACILITY) slot.dscr = s;
-    else if (rule === 'stale_data' && facility === ENTITY_FACILITY) slot.stale = s;
+    const slot = state.entities.get(r.key.split('/')[0]);
+    if (slot !== undefined) setStatus(slot, r);
   }
   let next = Infinity;
   for (const slot of state.entities.values()) for (const s of slot.ltv.values()) if (s.cureDeadline !== null && s.cureDeadline < next) next = s.cureDeadline;
   state.nextCureMs = next;
   return state;
+}
+
+/** Sets one persisted status on its entity's slot; false when the key or the status is not one of its rule's. */
+function setStatus(slot: EntitySlot, r: AlertStateRecord): boolean {
+  const parts = r.key.split('/');
+  if (parts.length !== 3 || parts[0] !== slot.id) return false;
+  const [, facility, rule] = parts;
+  if (!(VALID_STATUS[rule]?.includes(r.status) ?? false)) return false;
+  const s: AlertSlot = { status: r.status, since: r.since, cureDeadline: r.cureDeadline };
+  if (rule === 'ltv') slot.ltv.set(facility, s);
+  else if (rule === 'cure_expired') slot.cure.set(facility, s);
+  else if (rule === 'dscr' && facility === ENTITY_FACILITY) slot.dscr = s;
+  else if (rule === 'stale_data' && facility === ENTITY_FACILITY) slot.stale = s;
+  else return false;
+  return true;
+}
+
+/** A handover's statuses on a new slot; pending cure deadlines join the state's next one. */
+function setStatuses(state: ProcessorState, slot: EntitySlot, records: readonly AlertStateRecord[]): void {
+  for (const r of records) {
+    if (!setStatus(slot, r)) continue;
+    if (r.key.endsWith('/ltv') && r.cureDeadline !== null && r.cureDeadline < state.nextCureMs) state.nextCureMs = r.cureDeadline;
+  }
 }

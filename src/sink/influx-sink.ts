@@ -45,7 +45,7 @@ export interface InfluxSinkOptions {
 export const ROLLUP_RETENTION_POLICY = 'rollup';
 export const ROLLUP_INTERVALS = ['1m', '1h'] as const;
 
-type Aggregate = 'mean' | 'max' | 'sum';
+type Aggregate = 'mean' | 'max' | 'sum' | 'last';
 
 /** The fields each rolled-up measurement keeps, and how a window aggregates them. */
 export const ROLLUP_FIELDS: Readonly<Record<string, Readonly<Record<string, Aggregate>>>> = {

@@ -109,6 +109,39 @@ describe('step: cure ladder', () => {
     expect(alertsOf(after.outputs, 'ltv')).toEqual([]);
     expect(alertsOf(after.outputs, 'cure_expired').map((c) => c.at)).toEqual([T0 + HOUR]);
   });
+
+  it('continues the previous owner\'s alert machine on a handover instead of re-firing from ok', () => {
+    const entity = entityEvent(anEntity());
+    // Instance a held the entity: margin call at T0, cure deadline T0 + 1 h.
+    const a = run([entity, ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)], p);
+    const handed = alertStates(a.state).filter((r) => r.key.startsWith('acme/'));
+    // Instance b follows the same market without the entity, then takes it over in a rebalance.
+    const bMarket = run([ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)], p);
+    const plain = run([entity], p, run([ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)], p).state);
+    // without the handover the new owner fires the margin call again, with a new deadline
+    expect(alertsOf(plain.outputs, 'ltv').map((x) => `${x.from}->${x.to}@${x.at}`)).toEqual([`ok->margin_call@${T0 + 20 * MINUTE}`]);
+    const b = run([{ ...entity, statuses: handed }], p, bMarket.state);
+    expect(alertsOf(b.outputs, 'ltv')).toEqual([]);
+    expect(alertStates(b.state).filter((r) => r.key.startsWith('acme/'))).toEqual(handed);
+    // and the handed-over deadline still expires once, at its time
+    const after = run([tickEvent(T0 + HOUR)], p, b.state);
+    expect(alertsOf(after.outputs, 'cure_expired').map((c) => c.at)).toEqual([T0 + HOUR]);
+  });
+
+  it('ignores a handover for an entity it already holds, and statuses of other entities or rules', () => {
+    const entity = entityEvent(anEntity());
+    const held = run([entity, ltvQuote(0.8, T0)], p);
+    const before = alertStates(held.state);
+    const bogus = [
+      { key: 'acme/loan-1/ltv', status: 'ok', cureDeadline: null, since: T0 - HOUR },
+      { key: 'other/loan-1/ltv', status: 'margin_call', cureDeadline: null, since: T0 },
+      { key: 'acme/loan-1/ltv-typo', status: 'margin_call', cureDeadline: null, since: T0 },
+    ];
+    const again = run([{ ...entity, statuses: bogus }], p, held.state);
+    expect(alertStates(again.state)).toEqual(before);
+    const fresh = run([{ ...entity, statuses: bogus.slice(1) }], p, run([ltvQuote(0.5, T0)], p).state);
+    expect(alertStates(fresh.state).map((r) => r.key)).not.toContain('other/loan-1/ltv');
+  });
 });
 
 describe('step: market data quality', () => {

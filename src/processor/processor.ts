@@ -22,8 +22,9 @@ import { WritePipeline } from './write-pipeline.ts';
  * 3. the clock moves with the data, and live with wall-clock ticks;
  * 5. offsets are committed only after every output derived from them is written (sink and
  *    output topics; WritePipeline writes a chunk while the next is stepped, CommitLedger keeps the
- *    commits behind what is acknowledged); on restart the state is rebuilt from the look-back window ending at the
- *    committed offsets' event time, then the persisted alert states overwrite the rebuilt ones.
+ *    commits behind what is acknowledged); on restart the state is rebuilt from the look-back
+ *    window ending at the committed offsets' event time, then the persisted alert states
+ *    overwrite the rebuilt ones.
  * Outputs are at-least-once with deterministic eventIds; points are idempotent (event-time
  * timestamps), so results are exactly-once in InfluxDB.
  */

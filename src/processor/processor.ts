@@ -1,4 +1,4 @@
-import type { Bus, ConsumedRecord, Subscription, TopicOffset } from '../bus/bus.ts';
+import type { Bus, ConsumedRecord, ProduceRecord, Subscription, TopicOffset } from '../bus/bus.ts';
 import type { Sink, Point } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
@@ -10,6 +10,8 @@ import { EventMerger } from './event-merger.ts';
 import { decodeEntity, decodeQuote } from './decode.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { isMonitorError } from '../domain/errors.ts';
+import { CommitLedger, type Segment } from './commit-ledger.ts';
+import { WritePipeline } from './write-pipeline.ts';
 
 /**
  * The runtime around `step` (ARCHITECTURE.md "Processor runtime rules"):
@@ -18,9 +20,11 @@ import { isMonitorError } from '../domain/errors.ts';
  * 2. quotes of every partition (a group of this instance's own) merged in event-time order behind
  *    a watermark (EventMerger);
  * 3. the clock moves with the data, and live with wall-clock ticks;
- * 5. offsets are committed only after every output derived from them is written (sink, then
- *    output topics); on restart the state is rebuilt from the look-back window ending at the
- *    committed offsets' event time, then the persisted alert states overwrite the rebuilt ones.
+ * 5. offsets are committed only after every output derived from them is written (sink and
+ *    output topics; WritePipeline writes a chunk while the next is stepped, CommitLedger keeps the
+ *    commits behind what is acknowledged); on restart the state is rebuilt from the look-back
+ *    window ending at the committed offsets' event time, then the persisted alert states
+ *    overwrite the rebuilt ones.
  * Outputs are at-least-once with deterministic eventIds; points are idempotent (event-time
  * timestamps), so results are exactly-once in InfluxDB.
  */
@@ -61,9 +65,27 @@ export interface ProcessorOptions {
   /** How often (ms) the merger asks for end offsets while it waits on a partition. */
   readonly endOffsetPollMs?: number;
   readonly sessionTimeoutMs?: number;
+  /** The write pipeline's bounds (defaults: WRITE_DEFAULTS). */
+  readonly write?: Partial<WriteBounds>;
 }
 
+export interface WriteBounds {
+  /** Released quotes stepped per chunk at most (a chunk is written, then committed). */
+  readonly chunkQuotes: number;
+  /** A chunk is cut early once its quotes have produced this many outputs. */
+  readonly chunkOutputs: number;
+  /** Chunks written concurrently with the stepping of the next one, at most. */
+  readonly maxInFlight: number;
+  /** Points per InfluxDB write. */
+  readonly slicePoints: number;
+  /** Records per publish of the output topics. */
+  readonly sliceRecords: number;
+}
+
+export const WRITE_DEFAULTS: WriteBounds = { chunkQuotes: 500, chunkOutputs: 2_000, maxInFlight: 2, slicePoints: 5_000, sliceRecords: 500 };
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let t: NodeJS.Timeout | undefined;
@@ -100,12 +122,31 @@ export class Processor {
   private failed: Error | null = null;
   private eventsProcessed = 0;
   private alertsEmitted = 0;
+  private readonly bounds: WriteBounds;
+  private readonly ledger = new CommitLedger();
+  private readonly pipeline: WritePipeline;
+  /** Commits run one at a time, each with the offsets written when it runs. */
+  private commitLane: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ProcessorOptions) {
     this.state = initialState(o.params);
     this.log = o.logger.child({ component: 'processor', run: o.run });
     this.metrics = o.metrics ?? new ProcessorMetrics();
     this.done = new Promise<void>((r) => (this.doneResolve = r));
+    this.bounds = { ...WRITE_DEFAULTS, ...o.write };
+    this.pipeline = new WritePipeline({
+      maxInFlight: this.bounds.maxInFlight,
+      slicePoints: this.bounds.slicePoints,
+      sliceRecords: this.bounds.sliceRecords,
+      toPoints: (out) => toPoints(out, o.run),
+      writePoints: async (points) => {
+        this.metrics.sinkBatch.observe(points.length);
+        await this.retry('sink write', () => o.sink.write(points));
+      },
+      toRecord: (out) => this.toRecord(out),
+      publish: o.publishOutputs === false ? null : (records) => this.retry('publish outputs', () => o.bus.publish(records)),
+      onError: (e) => this.fail(e),
+    });
   }
 
   get quoteGroupId(): string {
@@ -215,7 +256,7 @@ export class Processor {
           // late (or an index stale) by a tick that ran ahead of quotes not yet read.
           const m = this.merger;
           if (m && (m.bufferedCount > 0 || m.waitingOn().length > 0)) return;
-          await this.apply([{ kind: 'tick', ts: t.now() }], []);
+          await this.apply([{ kind: 'tick', ts: t.now() }]);
         });
       }, t.intervalMs);
     }
@@ -234,7 +275,7 @@ export class Processor {
       }
     }
     this.ownedEntityPartitions = now;
-    if (removed.length > 0) await this.apply(removed, []);
+    if (removed.length > 0) await this.apply(removed);
     this.metrics.entitiesOwned.set(this.entityPartitionOf.size);
     this.log.info({ partitions: [...now].sort((a, b) => a - b), entities: this.entityPartitionOf.size }, 'entity partitions assigned');
     const end = await this.o.bus.endOffsets(this.o.topics.entities);
@@ -265,7 +306,7 @@ export class Processor {
       else this.entityPartitionOf.set(d.value.id, r.partition);
       events.push({ kind: 'entity', id: d.value.id, entity: d.value.entity, ts: r.ts });
     }
-    if (events.length > 0) await this.apply(events, []);
+    if (events.length > 0) await this.apply(events);
     this.metrics.entitiesOwned.set(this.entityPartitionOf.size);
     this.checkEntitiesReady();
   }
@@ -369,39 +410,42 @@ export class Processor {
       }
     }
     const released = m.release(all);
-    // Quotes per write-and-commit: bounds the outputs held in memory (a quote can revalue hundreds
-    // of entities, and a window close emits a valuation per entity revalued in it).
-    const CHUNK = 500;
-    // Per partition, the smallest offset released but not yet written, for each chunk boundary:
-    // a commit after chunk k must not cover the records of chunks k+1.. (they left the merger's
-    // buffer, so its committable() no longer holds them back). Found by the kill test: a SIGKILL
-    // between two chunks lost the later chunks' outputs.
-    const holdBack: Array<Map<number, bigint>> = [];
-    {
-      const acc = new Map<number, bigint>();
-      for (let j = released.length - 1; j >= 0; j--) {
-        const r = released[j].record;
-        const o = BigInt(r.offset);
-        const cur = acc.get(r.partition);
-        if (cur === undefined || o < cur) acc.set(r.partition, o);
-        if (j % CHUNK === 0) holdBack[j / CHUNK] = new Map(acc);
-      }
-    }
-    for (let i = 0; i < released.length; i += CHUNK) {
-      const events: StepEvent[] = [];
-      const quotes: Quote[] = [];
-      for (const { record, lateByMs } of released.slice(i, i + CHUNK)) {
-        const d = decodeQuote(record);
-        if (!d.ok) {
-          await this.deadLetter(record, d.reason, 'quotes');
-          continue;
-        }
+    // Registered before any await: from here until their outputs are acknowledged, the released
+    // records hold the commits back (they left the merger's buffer, so its committable() no
+    // longer does). The kill test found the first version of this missing: a SIGKILL between two
+    // chunks lost the later chunks' outputs.
+    const batch = this.ledger.open(released.map((r) => r.record));
+    // A chunk is cut after `chunkQuotes` quotes, or earlier once they produced `chunkOutputs`
+    // outputs (a window close on a big book emits a valuation per entity revalued in it): it is
+    // then handed to the write pipeline, which writes it while the next chunk is stepped.
+    const { chunkQuotes, chunkOutputs } = this.bounds;
+    let outputs: StepOutput[] = [];
+    let quotes: Quote[] = [];
+    let chunkStart = 0;
+    let sliceStart = performance.now();
+    for (let j = 0; j < released.length; j++) {
+      const { record, lateByMs } = released[j];
+      const d = decodeQuote(record);
+      if (!d.ok) {
+        await this.deadLetter(record, d.reason, 'quotes');
+      } else {
         if (lateByMs > this.o.maxLatenessMs) this.metrics.lateQuotes.inc();
-        events.push({ kind: 'quote', quote: d.value });
+        const r = step(this.state, { kind: 'quote', quote: d.value }, this.o.params);
+        this.state = r.state;
+        for (const out of r.outputs) outputs.push(out);
         quotes.push(d.value);
+        this.eventsProcessed++;
       }
-      await this.apply(events, quotes);
-      await this.commit(holdBack[i / CHUNK + 1]);
+      if (j + 1 === released.length || j + 1 - chunkStart >= chunkQuotes || outputs.length >= chunkOutputs) {
+        await this.submit(outputs, quotes, batch.cut(j + 1));
+        outputs = [];
+        quotes = [];
+        chunkStart = j + 1;
+        sliceStart = performance.now();
+      } else if (performance.now() - sliceStart > this.yieldAfterMs()) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
     }
     if (released.length === 0 && m.bufferedCount === 0) await this.commit();
     if (this.endAtStart && !this.stopping) await this.checkEnd();
@@ -413,7 +457,7 @@ export class Processor {
     if (!m || this.stopping) return;
     try {
       const end = await this.o.bus.endOffsets(this.o.topics.quotes);
-      const done = new Map(m.committable().map((c) => [c.partition, BigInt(c.offset)]));
+      const done = new Map(this.ledger.cap(m.committable()).map((c) => [c.partition, BigInt(c.offset)]));
       for (const e of end) {
         const lag = BigInt(e.offset) - (done.get(e.partition) ?? 0n);
         this.metrics.lag.set({ topic: this.o.topics.quotes, partition: String(e.partition) }, Number(lag < 0n ? 0n : lag));
@@ -425,17 +469,22 @@ export class Processor {
   }
 
   private lastCommitted = '';
-  /** Commits what is written; `holdBack`: per partition, the first offset released but not yet written. */
-  private async commit(holdBack?: ReadonlyMap<number, bigint>): Promise<void> {
-    if (!this.merger) return;
-    const offsets = this.merger.committable().map((c) => {
-      const h = holdBack?.get(c.partition);
-      return h !== undefined && h < BigInt(c.offset) ? { partition: c.partition, offset: h.toString() } : c;
+  /**
+   * Commits what is written: the merger's committable offsets lowered by the ledger to the
+   * smallest offset released but not yet acknowledged. Commits run one at a time and each takes
+   * the offsets when it runs, so they never go backwards.
+   */
+  private commit(): Promise<void> {
+    const run = this.commitLane.then(async () => {
+      if (!this.merger) return;
+      const offsets = this.ledger.cap(this.merger.committable());
+      const sig = JSON.stringify(offsets);
+      if (offsets.length === 0 || sig === this.lastCommitted) return;
+      await this.retry('commit', () => this.o.bus.commitOffsets(this.quoteGroupId, this.o.topics.quotes, offsets));
+      this.lastCommitted = sig;
     });
-    const sig = JSON.stringify(offsets);
-    if (offsets.length === 0 || sig === this.lastCommitted) return;
-    await this.retry('commit', () => this.o.bus.commitOffsets(this.quoteGroupId, this.o.topics.quotes, offsets));
-    this.lastCommitted = sig;
+    this.commitLane = run.catch(() => undefined);
+    return run;
   }
 
   private async checkEnd(): Promise<void> {
@@ -449,75 +498,86 @@ export class Processor {
     if (m.bufferedCount > 0) return;
     const f = flush(this.state, this.o.params);
     this.state = f.state;
-    await this.write(f.outputs, []);
+    await this.submit(f.outputs, [], null);
+    await this.pipeline.idle();
     await this.commit();
     this.endAtStart = null;
     this.log.info({ events: this.eventsProcessed, alerts: this.alertsEmitted }, 'end of input reached');
     this.doneResolve?.();
   }
 
-  /** Applies events to the state and writes every output before returning. */
-  private async apply(events: readonly StepEvent[], quotes: readonly Quote[]): Promise<void> {
-    const outputs: StepOutput[] = [];
-    // step is synchronous and a quote can revalue hundreds of entities: yield to the event loop
-    // every ~50 ms so consumer heartbeats, ticks and HTTP answers are never starved (a consumer
-    // that misses its session timeout is thrown out of its group).
+  /**
+   * Applies events that carry no offsets (entities, ticks) and hands their outputs to the write
+   * pipeline (in `chunkOutputs` pieces), after the outputs of the quotes stepped before them.
+   */
+  private async apply(events: readonly StepEvent[]): Promise<void> {
+    let outputs: StepOutput[] = [];
     let sliceStart = performance.now();
     for (let i = 0; i < events.length; i++) {
       const r = step(this.state, events[i], this.o.params);
       this.state = r.state;
       for (const out of r.outputs) outputs.push(out);
-      if ((i & 7) === 7 && performance.now() - sliceStart > 50) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      if (outputs.length >= this.bounds.chunkOutputs) {
+        await this.submit(outputs, [], null);
+        outputs = [];
+        sliceStart = performance.now();
+      } else if (performance.now() - sliceStart > this.yieldAfterMs()) {
+        await yieldToEventLoop();
         sliceStart = performance.now();
       }
     }
-    this.eventsProcessed += quotes.length;
-    await this.write(outputs, quotes);
+    if (outputs.length > 0) await this.submit(outputs, [], null);
   }
 
-  private async write(outputs: readonly StepOutput[], quotes: readonly Quote[]): Promise<void> {
-    if (outputs.length > 0) {
-      const points: Point[] = [];
-      for (const out of outputs) for (const p of toPoints(out, this.o.run)) points.push(p);
-      if (points.length > 0) {
-        this.metrics.sinkBatch.observe(points.length);
-        await this.retry('sink write', () => this.o.sink.write(points));
-      }
-      if (this.o.publishOutputs !== false) await this.retry('publish outputs', () => this.o.bus.publish(this.toRecords(outputs)));
+  /**
+   * How long `step` may run before yielding to the event loop. step is synchronous and a quote can
+   * revalue hundreds of entities: every ~50 ms at the least, so consumer heartbeats, ticks and HTTP
+   * answers are never starved (a consumer that misses its session timeout is thrown out of its
+   * group). While chunks are being written, every ~4 ms: each InfluxDB answer and each Kafka
+   * acknowledgement waits for the next yield before the lane sends its next slice, so a long
+   * slice of stepping would stretch every write by that much (the first version, yielding every
+   * 50 ms, made the writes of the pipeline benchmark twice as long as the serial ones).
+   */
+  private yieldAfterMs(): number {
+    return this.pipeline.inFlightCount > 0 ? 4 : 50;
+  }
+
+  /**
+   * Hands a chunk's outputs to the write pipeline (waiting while `maxInFlight` chunks are being
+   * written). Once they are acknowledged, in order: the segment of released records they derive
+   * from is released from the ledger, the metrics and `onOutputs` see them, and offsets are
+   * committed.
+   */
+  private async submit(outputs: readonly StepOutput[], quotes: readonly Quote[], segment: Segment | null): Promise<void> {
+    await this.pipeline.submit(outputs, async () => {
+      if (segment) this.ledger.ack(segment);
       for (const out of outputs) {
         if (out.kind === 'alert') {
           this.alertsEmitted++;
           this.metrics.alerts.inc({ rule: out.rule });
         }
       }
-    }
-    const now = Date.now();
-    for (const q of quotes) this.metrics.latencyS.observe(Math.max(0, now - q.receivedAt) / 1000);
-    if (outputs.length > 0) this.o.onOutputs?.(outputs);
+      const now = Date.now();
+      for (const q of quotes) this.metrics.latencyS.observe(Math.max(0, now - q.receivedAt) / 1000);
+      if (outputs.length > 0) this.o.onOutputs?.(outputs);
+      if (segment) await this.commit();
+    });
   }
 
-  private toRecords(outputs: readonly StepOutput[]) {
+  private toRecord(out: StepOutput): ProduceRecord | null {
     const { topics, run } = this.o;
-    const recs: Array<{ topic: string; key: string; value: unknown; ts: number }> = [];
-    for (const out of outputs) {
-      switch (out.kind) {
-        case 'valuation':
-          recs.push({ topic: topics.valuations, key: out.valuation.entity, ts: out.ts, value: { v: 1, run, eventId: out.eventId, ts: out.ts, inputs: out.inputs, ...out.valuation } });
-          break;
-        case 'alert': {
-          const { kind: _kind, ...alert } = out;
-          recs.push({ topic: topics.alerts, key: out.entity, ts: out.at, value: { v: 1, run, ...alert } });
-          break;
-        }
-        case 'alert_state':
-          recs.push({ topic: topics.alertState, key: `${run}/${out.key}`, ts: out.ts, value: { key: out.key, status: out.status, cureDeadline: out.cureDeadline, since: out.since } });
-          break;
-        default:
-          break;
+    switch (out.kind) {
+      case 'valuation':
+        return { topic: topics.valuations, key: out.valuation.entity, ts: out.ts, value: { v: 1, run, eventId: out.eventId, ts: out.ts, inputs: out.inputs, ...out.valuation } };
+      case 'alert': {
+        const { kind: _kind, ...alert } = out;
+        return { topic: topics.alerts, key: out.entity, ts: out.at, value: { v: 1, run, ...alert } };
       }
+      case 'alert_state':
+        return { topic: topics.alertState, key: `${run}/${out.key}`, ts: out.ts, value: { key: out.key, status: out.status, cureDeadline: out.cureDeadline, since: out.since } };
+      default:
+        return null;
     }
-    return recs;
   }
 
   private async deadLetter(r: ConsumedRecord, reason: string, from: string): Promise<void> {
@@ -531,9 +591,13 @@ export class Processor {
     }
     this.log.warn({ topic: r.topic, partition: r.partition, offset: r.offset, reason }, 'dead letter');
     const value = { raw: r.value?.toString('utf8') ?? null, reason, source, ts: r.ts, topic: r.topic, partition: r.partition, offset: r.offset, stage: from };
-    await this.retry('dead letter', () => this.o.bus.publish([{ topic: this.o.topics.deadletter, key: source, value, ts: r.ts }]));
     const point: Point = { measurement: 'deadletter', tags: { source, reason: reason.split(':')[0], run: this.o.run }, fields: { count: 1 }, ts: r.ts };
-    await this.retry('sink write', () => this.o.sink.write([point]));
+    // On the pipeline's lanes: one publish at a time on the producer, and written before the
+    // record's offset can be committed (its segment is cut after this returns).
+    await Promise.all([
+      this.pipeline.onLane('publish', () => this.retry('dead letter', () => this.o.bus.publish([{ topic: this.o.topics.deadletter, key: source, value, ts: r.ts }]))),
+      this.pipeline.onLane('sink', () => this.retry('sink write', () => this.o.sink.write([point]))),
+    ]);
   }
 
   /** Retries retriable infrastructure failures with backoff; consumption waits meanwhile (bounded memory). */
@@ -576,6 +640,9 @@ export class Processor {
     await this.quoteSub?.stop();
     await this.entitySub?.stop();
     await this.chain;
+    // the chunks still being written: each commits once acknowledged; a failure leaves the
+    // commits where they are (the processor has failed)
+    await this.pipeline.idle().catch(() => undefined);
     if (!this.failed) await this.commit().catch((e: unknown) => this.log.warn({ err: e }, 'final commit failed'));
     this.doneResolve?.();
   }

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { alertStates, flush, initialState, restoreAlertStates } from '../../src/domain/step.ts';
+import type { AlertStateRecord, StepEvent } from '../../src/domain/step-types.ts';
 import { HOUR, MINUTE, T0, aSheet, alertsOf, anEntity, entityEvent, ofKind, params, quoteEvent, resaleForLtv, run, tickEvent } from './step-helpers.ts';
 
 const p = params();
 const RESALE = 'resale:H100-SXM';
 const ltvQuote = (ltv: number, ts: number, source = 'src-a') => quoteEvent(RESALE, resaleForLtv(ltv), ts, source);
+/** The entity of anEntity() handed over with its previous owner's statuses. */
+const handover = (statuses: readonly AlertStateRecord[]): StepEvent => ({ kind: 'entity', id: 'acme', entity: anEntity(), ts: 0, statuses });
 
 describe('step: quotes, valuations and LTV alerts', () => {
   it('emits a price output per quote and an ltv alert at once when a quote crosses a line', () => {
@@ -120,7 +123,7 @@ describe('step: cure ladder', () => {
     const plain = run([entity], p, run([ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)], p).state);
     // without the handover the new owner fires the margin call again, with a new deadline
     expect(alertsOf(plain.outputs, 'ltv').map((x) => `${x.from}->${x.to}@${x.at}`)).toEqual([`ok->margin_call@${T0 + 20 * MINUTE}`]);
-    const b = run([{ ...entity, statuses: handed }], p, bMarket.state);
+    const b = run([handover(handed)], p, bMarket.state);
     expect(alertsOf(b.outputs, 'ltv')).toEqual([]);
     expect(alertStates(b.state).filter((r) => r.key.startsWith('acme/'))).toEqual(handed);
     // and the handed-over deadline still expires once, at its time
@@ -137,9 +140,9 @@ describe('step: cure ladder', () => {
       { key: 'other/loan-1/ltv', status: 'margin_call', cureDeadline: null, since: T0 },
       { key: 'acme/loan-1/ltv-typo', status: 'margin_call', cureDeadline: null, since: T0 },
     ];
-    const again = run([{ ...entity, statuses: bogus }], p, held.state);
+    const again = run([handover(bogus)], p, held.state);
     expect(alertStates(again.state)).toEqual(before);
-    const fresh = run([{ ...entity, statuses: bogus.slice(1) }], p, run([ltvQuote(0.5, T0)], p).state);
+    const fresh = run([handover(bogus.slice(1))], p, run([ltvQuote(0.5, T0)], p).state);
     expect(alertStates(fresh.state).map((r) => r.key)).not.toContain('other/loan-1/ltv');
   });
 });

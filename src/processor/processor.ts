@@ -3,6 +3,7 @@ import type { Sink, Point } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
 import type { StepEvent, StepOutput, AlertStateRecord } from '../domain/step-types.ts';
+import { RELEASED_ENTITY_TS } from '../domain/step-types.ts';
 import type { Quote } from '../domain/quote.ts';
 import { initialState, step, flush, restoreAlertStates, alertStates, type ProcessorState } from '../domain/step.ts';
 import { toPoints } from '../sink/to-points.ts';
@@ -264,23 +265,86 @@ export class Processor {
     this.log.info({ quotesTopic: topics.quotes, partitions, group: this.quoteGroupId }, 'consuming quotes');
   }
 
+  /**
+   * Per owned entities partition, the next offset not yet applied: a re-assignment re-reads a
+   * partition this instance kept from its start, and those records are not applied twice (a second
+   * application would revalue the entity and write points the one-instance run does not have).
+   */
+  private readonly appliedNext = new Map<number, bigint>();
+  /**
+   * A rebalance handover: the alert statuses of this run on the `alert-state` topic, by entity, read
+   * when partitions are added after the start; an entity taken over from another instance starts
+   * from them instead of `ok` (StepEvent `entity` `statuses`).
+   */
+  private handover: Map<string, AlertStateRecord[]> | null = null;
+
   private async onEntityAssignment(owned: readonly number[]): Promise<void> {
     const now = new Set(owned);
+    const added = owned.filter((p) => !this.ownedEntityPartitions.has(p));
     // Revoked partitions: their entities belong to another instance now.
     const removed: StepEvent[] = [];
+    const releasedIds = new Set<string>();
     for (const [id, p] of this.entityPartitionOf) {
       if (!now.has(p)) {
-        removed.push({ kind: 'entity', id, entity: null, ts: 0 });
+        removed.push({ kind: 'entity', id, entity: null, ts: RELEASED_ENTITY_TS });
+        releasedIds.add(id);
         this.entityPartitionOf.delete(id);
       }
     }
+    for (const p of [...this.appliedNext.keys()]) if (!now.has(p)) this.appliedNext.delete(p);
+    // Hand the released entities' current statuses to their next owner before letting them go.
+    if (releasedIds.size > 0) await this.publishStatuses(releasedIds);
     this.ownedEntityPartitions = now;
     if (removed.length > 0) await this.apply(removed);
+    if (this.ready && added.length > 0) await this.readHandover();
     this.metrics.entitiesOwned.set(this.entityPartitionOf.size);
     this.log.info({ partitions: [...now].sort((a, b) => a - b), entities: this.entityPartitionOf.size }, 'entity partitions assigned');
     const end = await this.o.bus.endOffsets(this.o.topics.entities);
     this.entityEnd = new Map(end.filter((e) => now.has(e.partition)).map((e) => [e.partition, BigInt(e.offset)]));
     this.checkEntitiesReady();
+  }
+
+  /**
+   * Publishes the current alert statuses of these entities (all held when omitted) to
+   * `alert-state`, after every chunk in flight (a compacted topic keeps the last record per key:
+   * these must land after the window-close records already on their way). Stamped with the
+   * processor clock and marked `asOf` it: every output up to that clock is acknowledged and
+   * committed by then, so a restart of this group may take them as of its checkpoint when the
+   * clock is not past it (restoreAlerts).
+   */
+  private async publishStatuses(ids?: ReadonlySet<string>): Promise<void> {
+    if (this.o.publishOutputs === false || this.failed) return;
+    const records: ProduceRecord[] = [];
+    const asOf = this.state.clockMs ?? 0;
+    for (const a of alertStates(this.state)) {
+      if (ids !== undefined && !ids.has(a.key.split('/')[0])) continue;
+      records.push({ topic: this.o.topics.alertState, key: `${this.o.run}/${a.key}`, ts: asOf, value: { key: a.key, status: a.status, cureDeadline: a.cureDeadline, since: a.since, asOf } });
+    }
+    if (records.length === 0) return;
+    await this.pipeline.idle();
+    await this.retry('publish statuses', () => this.o.bus.publish(records));
+    this.log.info({ alertStates: records.length }, 'alert statuses handed over');
+  }
+
+  /** Reads this run's latest alert statuses from `alert-state`, by entity, for the entities a rebalance brings. */
+  private async readHandover(): Promise<void> {
+    if (this.o.publishOutputs === false) return;
+    const latest = new Map<string, AlertStateRecord | null>();
+    const prefix = `${this.o.run}/`;
+    for (const r of await this.o.bus.readToEnd(this.o.topics.alertState)) {
+      if (r.key === null || !r.key.startsWith(prefix)) continue;
+      latest.set(r.key.slice(prefix.length), r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord));
+    }
+    const byEntity = new Map<string, AlertStateRecord[]>();
+    for (const [key, rec] of latest) {
+      if (rec === null) continue;
+      const entity = key.split('/')[0];
+      const list = byEntity.get(entity);
+      if (list) list.push(rec);
+      else byEntity.set(entity, [rec]);
+    }
+    this.handover = byEntity;
+    this.log.info({ entities: byEntity.size }, 'alert statuses read for the entities taken over');
   }
 
   private checkEntitiesReady(): void {
@@ -297,18 +361,25 @@ export class Processor {
       const next = BigInt(r.offset) + 1n;
       if (next > (this.entitySeen.get(r.partition) ?? 0n)) this.entitySeen.set(r.partition, next);
       if (!this.ownedEntityPartitions.has(r.partition)) continue;
+      // already applied: a re-read of a partition this instance kept through a rebalance
+      if (next <= (this.appliedNext.get(r.partition) ?? 0n)) continue;
+      this.appliedNext.set(r.partition, next);
       const d = decodeEntity(r);
       if (!d.ok) {
         await this.deadLetter(r, d.reason, 'entities');
         continue;
       }
+      const held = this.entityPartitionOf.has(d.value.id);
       if (d.value.entity === null) this.entityPartitionOf.delete(d.value.id);
       else this.entityPartitionOf.set(d.value.id, r.partition);
-      events.push({ kind: 'entity', id: d.value.id, entity: d.value.entity, ts: r.ts });
+      const statuses = !held && d.value.entity !== null ? this.handover?.get(d.value.id) : undefined;
+      events.push(statuses !== undefined ? { kind: 'entity', id: d.value.id, entity: d.value.entity, ts: r.ts, statuses } : { kind: 'entity', id: d.value.id, entity: d.value.entity, ts: r.ts });
     }
     if (events.length > 0) await this.apply(events);
     this.metrics.entitiesOwned.set(this.entityPartitionOf.size);
     this.checkEntitiesReady();
+    // the handover is needed until the added partitions are read to their end
+    if (this.handover !== null && [...this.entityEnd].every(([p, end]) => (this.entitySeen.get(p) ?? 0n) >= end)) this.handover = null;
   }
 
   /**
@@ -371,11 +442,14 @@ export class Processor {
     const closedBy = checkpointTs - this.o.params.emitIntervalMs;
     for (const r of records) {
       if (r.key === null || !r.key.startsWith(prefix)) continue;
-      if (r.value !== null && r.ts > closedBy) continue;
+      const value = r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord & { asOf?: number });
+      // a window-close record: written before the checkpoint when its window closed by then; a
+      // handover record (publishStatuses, `asOf`): when its clock is not past the checkpoint
+      if (value !== null && (value.asOf !== undefined ? value.asOf > checkpointTs : r.ts > closedBy)) continue;
       const key = r.key.slice(prefix.length);
       const entity = key.split('/')[0];
       if (!this.entityPartitionOf.has(entity)) continue;
-      latest.set(key, r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord));
+      latest.set(key, value === null ? null : { key: value.key, status: value.status, cureDeadline: value.cureDeadline, since: value.since });
     }
     const rebuilt = new Map(alertStates(this.state).map((a) => [a.key, a]));
     const restored = [...latest.values()].filter((x): x is AlertStateRecord => x !== null && (rebuilt.get(x.key)?.since ?? -Infinity) < x.since);
@@ -638,6 +712,10 @@ export class Processor {
     if (this.driveTimer) clearInterval(this.driveTimer);
     if (this.lagTimer) clearInterval(this.lagTimer);
     await this.quoteSub?.stop();
+    // Before leaving the entities group: the statuses of every entity held, for whichever
+    // instance takes them over (the open window's changes are otherwise only published at its close).
+    await this.chain;
+    await this.enqueue(() => this.publishStatuses()).catch((e: unknown) => this.log.warn({ err: e }, 'alert statuses not handed over'));
     await this.entitySub?.stop();
     await this.chain;
     // the chunks still being written: each commits once acknowledged; a failure leaves the

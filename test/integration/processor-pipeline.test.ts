@@ -181,9 +181,17 @@ describe('the write pipeline through Kafka and InfluxDB (tiny chunks and slices)
       return byKey;
     };
     const expectedStates = seq(outputs.flatMap((o): Array<[string, string]> => (o.kind === 'alert_state' ? [[`${run}/${o.key}`, `${o.status}@${o.since}`]] : [])));
-    const gotStates = seq(published.filter((p) => p.topic === topics.alertState).map((p): [string, string] => [p.key ?? '', `${(p.value as { status: string }).status}@${(p.value as { since: number }).since}`]));
+    const states = published.filter((p) => p.topic === topics.alertState);
+    const pair = (p: (typeof states)[number]): [string, string] => [p.key ?? '', `${(p.value as { status: string }).status}@${(p.value as { since: number }).since}`];
+    // the window-close records, in the fold's order; then, on stop, the handover records (`asOf`)
+    // of every status held (docs/processor.md "Rebalance handover"): each the key's final status
+    const isHandover = (p: (typeof states)[number]) => (p.value as { asOf?: number }).asOf !== undefined;
+    const gotStates = seq(states.filter((p) => !isHandover(p)).map(pair));
     expect(expectedStates.size).toBeGreaterThan(0);
     expect(gotStates).toEqual(expectedStates);
+    const firstHandover = states.findIndex(isHandover);
+    if (firstHandover >= 0) expect(states.slice(firstHandover).every(isHandover)).toBe(true);
+    for (const [key, value] of states.filter(isHandover).map(pair)) if (expectedStates.has(key)) expect(value, key).toBe(expectedStates.get(key)?.at(-1));
     const expectedAlerts = seq(outputs.flatMap((o): Array<[string, string]> => (o.kind === 'alert' ? [[o.entity, o.eventId]] : [])));
     const gotAlerts = seq(published.filter((p) => p.topic === topics.alerts).map((p): [string, string] => [p.key ?? '', (p.value as { eventId: string }).eventId]));
     expect(gotAlerts).toEqual(expectedAlerts);

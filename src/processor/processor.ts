@@ -330,11 +330,7 @@ export class Processor {
   private async readHandover(): Promise<void> {
     if (this.o.publishOutputs === false) return;
     const latest = new Map<string, AlertStateRecord | null>();
-    const prefix = `${this.o.run}/`;
-    for (const r of await this.o.bus.readToEnd(this.o.topics.alertState)) {
-      if (r.key === null || !r.key.startsWith(prefix)) continue;
-      latest.set(r.key.slice(prefix.length), r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord));
-    }
+    for (const r of await this.readAlertStateTopic()) latest.set(r.key, r.value);
     const byEntity = new Map<string, AlertStateRecord[]>();
     for (const [key, rec] of latest) {
       if (rec === null) continue;
@@ -345,6 +341,18 @@ export class Processor {
     }
     this.handover = byEntity;
     this.log.info({ entities: byEntity.size }, 'alert statuses read for the entities taken over');
+  }
+
+  /** This run's records on `alert-state`, in topic order: key without the run prefix, record ts, value (null: tombstone). */
+  private async readAlertStateTopic(): Promise<Array<{ key: string; ts: number; asOf: number | undefined; value: AlertStateRecord | null }>> {
+    const prefix = `${this.o.run}/`;
+    const out: Array<{ key: string; ts: number; asOf: number | undefined; value: AlertStateRecord | null }> = [];
+    for (const r of await this.o.bus.readToEnd(this.o.topics.alertState)) {
+      if (r.key === null || !r.key.startsWith(prefix)) continue;
+      const v = r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord & { asOf?: number });
+      out.push({ key: r.key.slice(prefix.length), ts: r.ts, asOf: v?.asOf, value: v === null ? null : { key: v.key, status: v.status, cureDeadline: v.cureDeadline, since: v.since } });
+    }
+    return out;
   }
 
   private checkEntitiesReady(): void {
@@ -436,20 +444,14 @@ export class Processor {
    */
   private async restoreAlerts(checkpointTs: number): Promise<void> {
     if (this.o.publishOutputs === false) return;
-    const records = await this.o.bus.readToEnd(this.o.topics.alertState);
     const latest = new Map<string, AlertStateRecord | null>();
-    const prefix = `${this.o.run}/`;
     const closedBy = checkpointTs - this.o.params.emitIntervalMs;
-    for (const r of records) {
-      if (r.key === null || !r.key.startsWith(prefix)) continue;
-      const value = r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateRecord & { asOf?: number });
+    for (const r of await this.readAlertStateTopic()) {
       // a window-close record: written before the checkpoint when its window closed by then; a
       // handover record (publishStatuses, `asOf`): when its clock is not past the checkpoint
-      if (value !== null && (value.asOf !== undefined ? value.asOf > checkpointTs : r.ts > closedBy)) continue;
-      const key = r.key.slice(prefix.length);
-      const entity = key.split('/')[0];
-      if (!this.entityPartitionOf.has(entity)) continue;
-      latest.set(key, value === null ? null : { key: value.key, status: value.status, cureDeadline: value.cureDeadline, since: value.since });
+      if (r.value !== null && (r.asOf !== undefined ? r.asOf > checkpointTs : r.ts > closedBy)) continue;
+      if (!this.entityPartitionOf.has(r.key.split('/')[0])) continue;
+      latest.set(r.key, r.value);
     }
     const rebuilt = new Map(alertStates(this.state).map((a) => [a.key, a]));
     const restored = [...latest.values()].filter((x): x is AlertStateRecord => x !== null && (rebuilt.get(x.key)?.since ?? -Infinity) < x.since);

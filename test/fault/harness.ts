@@ -18,6 +18,7 @@ import { buildParams } from '../../src/cli/wiring.ts';
 import { topicNames, type TopicNames } from '../../src/bus/topics.ts';
 import { publishEntities } from '../../src/cli/entities-publish.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
+import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 import type { ConsumedRecord, ProduceRecord } from '../../src/bus/bus.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
 import type { AlertEvent, StepOutput } from '../../src/domain/step-types.ts';
@@ -228,4 +229,12 @@ export async function compareWithFold(
 export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** A fault test's teardown: SIGKILL the children still running, delete the run's series, close the clients. */
+export async function tearDown(o: { children: ReadonlyArray<Child | null | undefined>; sink?: InfluxSink; bus?: KafkaBus; run?: string }): Promise<void> {
+  for (const c of o.children) if (c && c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  await o.sink?.deleteRun(o.run ?? 'none');
+  await o.sink?.close();
+  await o.bus?.close();
 }

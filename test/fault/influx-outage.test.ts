@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { serviceEnv, uniquePrefix, SERVICES_SCRIPT } from '../support/services.ts';
 import { fold, influxSink, kafkaBus } from '../support/pipeline.ts';
-import { committedCount, compareWithFold, prepareStream, publishQuotes, rssMiB, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream } from './harness.ts';
+import { committedCount, compareWithFold, prepareStream, publishQuotes, rssMiB, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream, tearDown } from './harness.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 
@@ -56,10 +56,7 @@ describe('an InfluxDB outage of 20 seconds mid-stream', () => {
 
   afterAll(async () => {
     if (influxStopped) services('start', 'influx');
-    if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
-    await sink?.deleteRun(s?.run ?? 'none');
-    await sink?.close();
-    await bus?.close();
+    await tearDown({ children: [child], sink, bus, run: s?.run });
   });
 
   it('commits nothing past what InfluxDB acknowledged while it is down', () => {

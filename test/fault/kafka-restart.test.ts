@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { serviceEnv, uniquePrefix, SERVICES_SCRIPT } from '../support/services.ts';
 import { fold, influxSink, kafkaBus, quietLogger } from '../support/pipeline.ts';
-import { committedCount, compareWithFold, prepareStream, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream } from './harness.ts';
+import { committedCount, compareWithFold, prepareStream, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream, tearDown } from './harness.ts';
 import { Ingestor } from '../../src/ingest/ingestor.ts';
 import type { Emit, QuoteSource } from '../../src/ingest/quote-source.ts';
 import type { Quote } from '../../src/domain/quote.ts';
@@ -114,10 +114,7 @@ describe('a Kafka restart while ingest publishes and the processor consumes', ()
 
   afterAll(async () => {
     if (kafkaStopped) services('start', 'kafka');
-    if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
-    await sink?.deleteRun(s?.run ?? 'none');
-    await sink?.close();
-    await bus?.close();
+    await tearDown({ children: [child], sink, bus, run: s?.run });
   });
 
   it('gets every generated quote onto the topic (the producer retried across the restart)', () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceEnv, uniquePrefix } from '../support/services.ts';
 import { fold, influxSink, kafkaBus } from '../support/pipeline.ts';
 import { mulberry32 } from '../../bench/book.ts';
-import { committedCount, compareWithFold, prepareStream, publishQuotes, sleep, spawnProcess, type Child, type Comparison, type Stream, waitHealthy } from './harness.ts';
+import { committedCount, compareWithFold, prepareStream, publishQuotes, sleep, spawnProcess, type Child, type Comparison, type Stream, waitHealthy, tearDown } from './harness.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 
@@ -67,10 +67,7 @@ describe('a processor killed five times during a 50,000-quote stream', () => {
   }, 480_000);
 
   afterAll(async () => {
-    if (current && current.proc.exitCode === null) current.proc.kill('SIGKILL');
-    await sink?.deleteRun(s?.run ?? 'none');
-    await sink?.close();
-    await bus?.close();
+    await tearDown({ children: [current], sink, bus, run: s?.run });
   });
 
   it('was killed at five points of the stream', () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceEnv, uniquePrefix } from '../support/services.ts';
 import { expectedSeries, fold, influxSink, kafkaBus, TAG_KEYS } from '../support/pipeline.ts';
 import { influxClient, readRun } from '../support/influx-query.ts';
-import { committedCount, compareWithFold, metricValue, prepareStream, publishQuotes, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream } from './harness.ts';
+import { committedCount, compareWithFold, metricValue, prepareStream, publishQuotes, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream, tearDown } from './harness.ts';
 import { partitionForKey } from '../../src/bus/murmur2.ts';
 import { EXPOSURE_REFRESH_MS } from '../../src/domain/step.ts';
 import type { Quote } from '../../src/domain/quote.ts';
@@ -76,10 +76,7 @@ describe('two processor instances in one group', () => {
   }, 300_000);
 
   afterAll(async () => {
-    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-    await sink?.deleteRun(s?.run ?? 'none');
-    await sink?.close();
-    await bus?.close();
+    await tearDown({ children, sink, bus, run: s?.run });
   });
 
   it('split the entity partitions between the two instances', () => {
@@ -169,10 +166,7 @@ describe('an entity released by a rebalance', () => {
   }, 300_000);
 
   afterAll(async () => {
-    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-    await sink?.deleteRun(s?.run ?? 'none');
-    await sink?.close();
-    await bus?.close();
+    await tearDown({ children, sink, bus, run: s?.run });
   });
 
   it('moved part of the book from a to b, and both left cleanly', () => {

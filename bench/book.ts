@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { Catalog } from '../src/domain/catalog.ts';
-import { CatalogSchema, toCatalog } from '../src/domain/catalog.ts';
-import type { Market } from '../src/domain/market.ts';
-import type { Quote } from '../src/domain/quote.ts';
-import type { Entity, SheetVersion } from '../src/domain/sheet.ts';
-import { SheetVersionSchema } from '../src/domain/sheet.ts';
+import type { Catalog } from '../src/domain/sheet/catalog.ts';
+import { CatalogSchema, toCatalog } from '../src/domain/sheet/catalog.ts';
+import type { Market } from '../src/domain/market/market.ts';
+import type { Quote } from '../src/domain/market/quote.ts';
+import type { Entity, SheetVersion } from '../src/domain/sheet/sheet.ts';
+import { SheetVersionSchema } from '../src/domain/sheet/sheet.ts';
 import { mulberry32 } from '../src/ingest/simulate/prng.ts';
 
 /**

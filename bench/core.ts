@@ -1,10 +1,10 @@
 import type { DomainParams } from '../src/domain/params.ts';
-import type { Market } from '../src/domain/market.ts';
-import type { Quote } from '../src/domain/quote.ts';
-import type { Entity, SheetVersion } from '../src/domain/sheet.ts';
-import { parseInstrument } from '../src/domain/instruments.ts';
-import { defaultDomainParams, exposureOf, valueEntity } from '../src/domain/valuation.ts';
-import { flush, initialState, step } from '../src/domain/step.ts';
+import type { Market } from '../src/domain/market/market.ts';
+import type { Quote } from '../src/domain/market/quote.ts';
+import type { Entity, SheetVersion } from '../src/domain/sheet/sheet.ts';
+import { parseInstrument } from '../src/domain/market/instruments.ts';
+import { defaultDomainParams, exposureOf, valueEntity } from '../src/domain/valuation/valuation.ts';
+import { flush, initialState, step } from '../src/domain/step/step.ts';
 import { ASIC_MODELS, GPU_MODELS, generateBook, generateQuotes, loadCatalog } from './book.ts';
 
 /**

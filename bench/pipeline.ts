@@ -1,11 +1,11 @@
 import type { Point } from '../src/sink/sink.ts';
 import type { DomainParams } from '../src/domain/params.ts';
 import { topicNames } from '../src/bus/topics.ts';
-import { defaultDomainParams } from '../src/domain/valuation.ts';
+import { defaultDomainParams } from '../src/domain/valuation/valuation.ts';
 import { Processor } from '../src/processor/processor.ts';
-import { flush, initialState, step } from '../src/domain/step.ts';
-import type { Entity } from '../src/domain/sheet.ts';
-import type { Quote } from '../src/domain/quote.ts';
+import { flush, initialState, step } from '../src/domain/step/step.ts';
+import type { Entity } from '../src/domain/sheet/sheet.ts';
+import type { Quote } from '../src/domain/market/quote.ts';
 import { generateBook, generateQuotes, loadCatalog } from './book.ts';
 import {
   benchLogger,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeStreamFile, type StreamRecord } from '../src/bus/stream-file.ts';
 import { deleteRun, replay } from '../src/replay/replay.ts';
-import type { Quote } from '../src/domain/quote.ts';
+import type { Quote } from '../src/domain/market/quote.ts';
 import { generateBook, generateQuotes } from './book.ts';
 import { benchParams, CADENCE_MS, SOURCES_PER_INSTRUMENT, T0 } from './pipeline.ts';
 import { benchLogger, deleteTopics, endMachine, newBus, newSink, round2, serviceEnv, servicesMachine, uniqueName, type ServiceEnv, type ServicesMachine } from './support/harness.ts';

@@ -1,11 +1,11 @@
-import type { Market } from '../src/domain/market.ts';
-import type { Quote } from '../src/domain/quote.ts';
-import type { SheetVersion } from '../src/domain/sheet.ts';
+import type { Market } from '../src/domain/market/market.ts';
+import type { Quote } from '../src/domain/market/quote.ts';
+import type { SheetVersion } from '../src/domain/sheet/sheet.ts';
 import { civilInstant, wholeMonths, wholeMonthsBetween } from '../src/domain/calendar.ts';
 import { createHash } from 'node:crypto';
-import { parseInstrument } from '../src/domain/instruments.ts';
-import { defaultDomainParams, valueEntity } from '../src/domain/valuation.ts';
-import { flush, initialState, step } from '../src/domain/step.ts';
+import { parseInstrument } from '../src/domain/market/instruments.ts';
+import { defaultDomainParams, valueEntity } from '../src/domain/valuation/valuation.ts';
+import { flush, initialState, step } from '../src/domain/step/step.ts';
 import { valueEntity as referenceValueEntity } from './reference/valuation.ts';
 import { generateBook, generateQuotes, loadCatalog } from './book.ts';
 

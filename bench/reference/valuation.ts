@@ -2,12 +2,12 @@
  * Reference copy of src/domain/'s valuation before the hot-path work (commit 71e64ef), kept so
  * bench/valuation-profile.ts can check the optimised code gives bit-identical outputs. Do not edit.
  */
-import type { Catalog } from '../../src/domain/catalog.ts';
-import type { Market } from '../../src/domain/market.ts';
+import type { Catalog } from '../../src/domain/sheet/catalog.ts';
+import type { Market } from '../../src/domain/market/market.ts';
 import type { DomainParams, Scenario } from '../../src/domain/params.ts';
 import { DEFAULT_SCENARIOS } from '../../src/domain/params.ts';
-import type { Covenants, Facility, FleetItem, SheetVersion } from '../../src/domain/sheet.ts';
-import type { FacilityValuation, FleetItemValuation, LtvStatus, StressFacility, StressResult, Valuation } from '../../src/domain/valuation-types.ts';
+import type { Covenants, Facility, FleetItem, SheetVersion } from '../../src/domain/sheet/sheet.ts';
+import type { FacilityValuation, FleetItemValuation, LtvStatus, StressFacility, StressResult, Valuation } from '../../src/domain/valuation/valuation-types.ts';
 import { addMonths, dateMs, DAYS_PER_REVENUE_MONTH, HOURS_PER_REVENUE_MONTH, MS_PER_DAY, MS_PER_YEAR, wholeMonths } from './calendar.ts';
 import { isOlderGpuGeneration, newestGpuGeneration } from './stress.ts';
 

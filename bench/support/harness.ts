@@ -9,8 +9,8 @@ import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
 import { InfluxSink } from '../../src/sink/influx-sink.ts';
 import type { Sink, Point } from '../../src/sink/sink.ts';
 import type { Logger } from '../../src/logger.ts';
-import type { Quote } from '../../src/domain/quote.ts';
-import type { Entity } from '../../src/domain/sheet.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
+import type { Entity } from '../../src/domain/sheet/sheet.ts';
 import { publishEntities } from '../../src/cli/entities-publish.ts';
 import { serviceEnv, type ServiceEnv } from '../../test/support/services.ts';
 

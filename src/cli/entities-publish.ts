@@ -4,7 +4,7 @@ import { buildBus, buildTopics } from './wiring.ts';
 import { configOption, loadCommandConfig, parseCommandArgs } from './common.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import type { Bus, ProduceRecord } from '../bus/bus.ts';
-import type { Entity } from '../domain/sheet.ts';
+import type { Entity } from '../domain/sheet/sheet.ts';
 
 /**
  * `ccm entities publish [DIR] [--config FILE]`: validates every sheet, then publishes each

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config-schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Bus } from '../bus/bus.ts';
-import type { Catalog } from '../domain/catalog.ts';
+import type { Catalog } from '../domain/sheet/catalog.ts';
 import type { TopicNames } from '../bus/topics.ts';
 import { Ingestor, buildSources, LatestPrices } from '../ingest/index.ts';
 

@@ -1,5 +1,5 @@
-import type { StepOutput } from '../domain/step-types.ts';
-import type { LtvStatus } from '../domain/valuation-types.ts';
+import type { StepOutput } from '../domain/step/step-types.ts';
+import type { LtvStatus } from '../domain/valuation/valuation-types.ts';
 
 /**
  * The table `ccm run` prints every few seconds in the embedded default: index prices and each

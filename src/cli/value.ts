@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { emptyCatalog, loadCatalog, loadMarketFile, loadSheets } from '../config/load-sheets.ts';
 import { parseDateMs } from '../domain/calendar.ts';
-import type { Catalog } from '../domain/catalog.ts';
+import type { Catalog } from '../domain/sheet/catalog.ts';
 import { isMonitorError } from '../domain/errors.ts';
-import { versionAt } from '../domain/sheet-validate.ts';
-import { defaultDomainParams, valueEntity } from '../domain/valuation.ts';
-import type { LtvStatus, Valuation } from '../domain/valuation-types.ts';
-import { STATUS } from '../domain/valuation-types.ts';
+import { versionAt } from '../domain/sheet/sheet-validate.ts';
+import { defaultDomainParams, valueEntity } from '../domain/valuation/valuation.ts';
+import type { LtvStatus, Valuation } from '../domain/valuation/valuation-types.ts';
+import { STATUS } from '../domain/valuation/valuation-types.ts';
 
 /**
  * `ccm value --entity FILE --market FILE [--at ISO] [--json] [--catalog FILE]`: values one sheet

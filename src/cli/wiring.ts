@@ -3,13 +3,13 @@ import type { Logger } from '../logger.ts';
 import type { Bus } from '../bus/bus.ts';
 import type { Sink } from '../sink/sink.ts';
 import type { DomainParams, Scenario } from '../domain/params.ts';
-import type { Catalog } from '../domain/catalog.ts';
+import type { Catalog } from '../domain/sheet/catalog.ts';
 import { KafkaBus } from '../bus/kafka-bus.ts';
 import { MemoryBus } from '../bus/memory-bus.ts';
 import { topicNames, topicSpecs, type TopicNames } from '../bus/topics.ts';
 import { InfluxSink } from '../sink/influx-sink.ts';
 import { MemorySink } from '../sink/memory-sink.ts';
-import { defaultDomainParams } from '../domain/valuation.ts';
+import { defaultDomainParams } from '../domain/valuation/valuation.ts';
 import { DEFAULT_SCENARIOS } from '../domain/params.ts';
 
 /**

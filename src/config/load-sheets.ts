@@ -1,14 +1,14 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { CatalogSchema, toCatalog } from '../domain/catalog.ts';
-import type { Catalog } from '../domain/catalog.ts';
+import { CatalogSchema, toCatalog } from '../domain/sheet/catalog.ts';
+import type { Catalog } from '../domain/sheet/catalog.ts';
 import { parseDateMs } from '../domain/calendar.ts';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
-import type { Market } from '../domain/market.ts';
-import { MarketSnapshotSchema, toMarket } from '../domain/market.ts';
-import type { Entity } from '../domain/sheet.ts';
-import { toProblemLines, validateSheetFile } from '../domain/sheet-validate.ts';
+import type { Market } from '../domain/market/market.ts';
+import { MarketSnapshotSchema, toMarket } from '../domain/market/market.ts';
+import type { Entity } from '../domain/sheet/sheet.ts';
+import { toProblemLines, validateSheetFile } from '../domain/sheet/sheet-validate.ts';
 
 /**
  * Reads balance sheets, the catalog and market snapshot files from disk (the I/O around the pure

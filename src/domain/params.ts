@@ -1,4 +1,4 @@
-import type { Catalog } from './catalog.ts';
+import type { Catalog } from './sheet/catalog.ts';
 
 /**
  * Parameters of the pure core that come from config (src/config builds them once).

@@ -1,6 +1,6 @@
 import ccxt from 'ccxt';
 import type { Exchange, OHLCV } from 'ccxt';
-import type { Quote } from '../domain/quote.ts';
+import type { Quote } from '../domain/market/quote.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { symbolToInstrument } from './ccxt/ticker-to-quote.ts';
 import { checkQuote, type PriceBounds } from './check-quote.ts';

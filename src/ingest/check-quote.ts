@@ -1,4 +1,4 @@
-import type { Quote } from '../domain/quote.ts';
+import type { Quote } from '../domain/market/quote.ts';
 
 /**
  * Edge checks on each quote alone (the issue "Ingestors" item 6). Cross-source checks (the outlier

@@ -1,5 +1,5 @@
-import { isInstrumentId } from '../domain/instruments.ts';
-import type { Quote } from '../domain/quote.ts';
+import { isInstrumentId } from '../domain/market/instruments.ts';
+import type { Quote } from '../domain/market/quote.ts';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
 import { topicNames } from '../bus/topics.ts';
 import type { StreamRecord } from '../bus/stream-file.ts';

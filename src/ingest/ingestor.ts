@@ -1,6 +1,6 @@
 import type { Bus, ProduceRecord } from '../bus/bus.ts';
 import type { Logger } from '../logger.ts';
-import type { Quote } from '../domain/quote.ts';
+import type { Quote } from '../domain/market/quote.ts';
 import type { QuoteSource, SourceResult } from './quote-source.ts';
 import type { PriceBounds } from './check-quote.ts';
 import { checkQuote } from './check-quote.ts';

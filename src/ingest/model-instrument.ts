@@ -1,5 +1,5 @@
-import { resolveModel, type Catalog } from '../domain/catalog.ts';
-import { rentalId, resaleId } from '../domain/instruments.ts';
+import { resolveModel, type Catalog } from '../domain/sheet/catalog.ts';
+import { rentalId, resaleId } from '../domain/market/instruments.ts';
 
 /**
  * Maps a source's model spelling to an instrument id through the catalog's aliases. An unknown

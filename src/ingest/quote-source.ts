@@ -1,4 +1,4 @@
-import type { Quote } from '../domain/quote.ts';
+import type { Quote } from '../domain/market/quote.ts';
 
 /**
  * The QuoteSource port (STYLE.md 3): something outside that turns into quote events.

@@ -1,4 +1,4 @@
-import type { Catalog } from '../domain/catalog.ts';
+import type { Catalog } from '../domain/sheet/catalog.ts';
 import type { Logger } from '../logger.ts';
 
 /** What every source factory needs besides its own config section. */

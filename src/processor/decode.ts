@@ -1,6 +1,6 @@
 import type { ConsumedRecord } from '../bus/bus.ts';
-import { toQuote, type Quote } from '../domain/quote.ts';
-import { SheetVersionSchema, type Entity } from '../domain/sheet.ts';
+import { toQuote, type Quote } from '../domain/market/quote.ts';
+import { SheetVersionSchema, type Entity } from '../domain/sheet/sheet.ts';
 
 /**
  * Decoding of the processor's input records. Bad input never throws: it comes back as a reason

@@ -2,10 +2,10 @@ import type { Bus, ConsumedRecord, ProduceRecord, Subscription, TopicOffset } fr
 import type { Sink, Point } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
-import type { StepEvent, StepOutput, AlertStateRecord } from '../domain/step-types.ts';
-import { RELEASED_ENTITY_TS } from '../domain/step-types.ts';
-import type { Quote } from '../domain/quote.ts';
-import { initialState, step, flush, restoreAlertStates, alertStates, type ProcessorState } from '../domain/step.ts';
+import type { StepEvent, StepOutput, AlertStateRecord } from '../domain/step/step-types.ts';
+import { RELEASED_ENTITY_TS } from '../domain/step/step-types.ts';
+import type { Quote } from '../domain/market/quote.ts';
+import { initialState, step, flush, restoreAlertStates, alertStates, type ProcessorState } from '../domain/step/step.ts';
 import { toPoints } from '../sink/to-points.ts';
 import { EventMerger } from './event-merger.ts';
 import { decodeEntity, decodeQuote } from './decode.ts';

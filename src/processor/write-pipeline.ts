@@ -1,5 +1,5 @@
 import type { ProduceRecord } from '../bus/bus.ts';
-import type { StepOutput } from '../domain/step-types.ts';
+import type { StepOutput } from '../domain/step/step-types.ts';
 import type { Point } from '../sink/sink.ts';
 
 /**

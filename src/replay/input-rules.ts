@@ -1,5 +1,5 @@
 import type { IndexRule } from '../domain/params.ts';
-import type { Quote } from '../domain/quote.ts';
+import type { Quote } from '../domain/market/quote.ts';
 
 /**
  * A replay's staleness and minimum-source rules follow its input's cadence (issue "Replay",

@@ -1,6 +1,6 @@
 import { InfluxDB } from 'influx';
-import type { MarketSnapshotFile } from '../domain/market.ts';
-import { parseInstrument } from '../domain/instruments.ts';
+import type { MarketSnapshotFile } from '../domain/market/market.ts';
+import { parseInstrument } from '../domain/market/instruments.ts';
 
 /**
  * `ccm market snapshot`: the market state of a run at an instant, as a DOMAIN.md market file, read

@@ -1,5 +1,5 @@
-import type { StepOutput } from '../domain/step-types.ts';
-import { STATUS, statusLevel, type LtvStatus, type Valuation } from '../domain/valuation-types.ts';
+import type { StepOutput } from '../domain/step/step-types.ts';
+import { STATUS, statusLevel, type LtvStatus, type Valuation } from '../domain/valuation/valuation-types.ts';
 import { FIELD, MEASUREMENT, NO_TAG_VALUE, TAG } from './measurements.ts';
 import type { Point } from './sink.ts';
 

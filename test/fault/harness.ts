@@ -21,9 +21,9 @@ import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 import type { ConsumedRecord, ProduceRecord } from '../../src/bus/bus.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
-import type { AlertEvent, StepOutput } from '../../src/domain/step-types.ts';
-import type { Entity } from '../../src/domain/sheet.ts';
-import type { Quote } from '../../src/domain/quote.ts';
+import type { AlertEvent, StepOutput } from '../../src/domain/step/step-types.ts';
+import type { Entity } from '../../src/domain/sheet/sheet.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 
 export const MEASUREMENTS = ['price', 'index', 'valuation', 'facility', 'item', 'stress', 'alert', 'exposure'];
 export const T0 = Date.parse('2025-10-01T00:00:00Z');

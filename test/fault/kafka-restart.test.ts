@@ -5,7 +5,7 @@ import { fold, influxSink, kafkaBus, quietLogger } from '../support/pipeline.ts'
 import { committedCount, compareWithFold, prepareStream, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream, tearDown } from './harness.ts';
 import { Ingestor } from '../../src/ingest/ingestor.ts';
 import type { Emit, QuoteSource } from '../../src/ingest/quote-source.ts';
-import type { Quote } from '../../src/domain/quote.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 

@@ -4,8 +4,8 @@ import { expectedSeries, fold, influxSink, kafkaBus, TAG_KEYS } from '../support
 import { influxClient, readRun } from '../support/influx-query.ts';
 import { committedCount, compareWithFold, metricValue, prepareStream, publishQuotes, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream, tearDown } from './harness.ts';
 import { partitionForKey } from '../../src/bus/murmur2.ts';
-import { EXPOSURE_REFRESH_MS } from '../../src/domain/step.ts';
-import type { Quote } from '../../src/domain/quote.ts';
+import { EXPOSURE_REFRESH_MS } from '../../src/domain/step/step.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 

@@ -28,7 +28,7 @@ import { simulateQuotes } from '../../src/ingest/simulate/simulate-quotes.ts';
 import { createLogger } from '../../src/logger.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { InfluxSink } from '../../src/sink/influx-sink.ts';
-import type { Entity } from '../../src/domain/sheet.ts';
+import type { Entity } from '../../src/domain/sheet/sheet.ts';
 import { boardQueries, loadDashboards, ruleQueries, substitute, unresolvedVariables } from '../support/grafana-queries.ts';
 import type { BoardQuery, Dashboard, Substitution } from '../support/grafana-queries.ts';
 import { SAMPLE_STEP_MS, SAMPLE_STEPS, sampleGrafanaPoints, toLineProtocol } from '../support/grafana-sample-points.ts';

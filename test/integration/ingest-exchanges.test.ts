@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
 import { IngestConfigSchema } from '../../src/config/ingest-schema.ts';
-import type { Quote } from '../../src/domain/quote.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 import { Ingestor, buildSources, LatestPrices } from '../../src/ingest/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { coinbaseWsTicker, exchangeFixture, krakenWsTicker, startFakeExchange, type FakeExchange } from '../support/fake-exchanges.ts';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
 import { IngestConfigSchema } from '../../src/config/ingest-schema.ts';
-import type { Quote } from '../../src/domain/quote.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 import { Ingestor, buildSources, LatestPrices } from '../../src/ingest/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { fixtureJson, startFakeBinance, type FakeBinance } from '../support/fake-servers.ts';

@@ -11,9 +11,9 @@ import { writeStreamFile } from '../../src/bus/stream-file.ts';
 import { simulateQuotes } from '../../src/ingest/simulate/simulate-quotes.ts';
 import { loadScenariosFile } from '../../src/ingest/simulate/load-scenarios.ts';
 import { loadCatalog, loadSheets } from '../../src/config/load-sheets.ts';
-import { defaultDomainParams, valueEntity } from '../../src/domain/valuation.ts';
-import { versionAt } from '../../src/domain/sheet-validate.ts';
-import { toMarket, MarketSnapshotSchema } from '../../src/domain/market.ts';
+import { defaultDomainParams, valueEntity } from '../../src/domain/valuation/valuation.ts';
+import { versionAt } from '../../src/domain/sheet/sheet-validate.ts';
+import { toMarket, MarketSnapshotSchema } from '../../src/domain/market/market.ts';
 
 /**
  * Explain any number (issue "The stream processor", item 8): the market of a run at the instant of

@@ -6,7 +6,7 @@ import { Processor } from '../../src/processor/processor.ts';
 import { publishEntities } from '../../src/cli/entities-publish.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
-import type { StepOutput } from '../../src/domain/step-types.ts';
+import type { StepOutput } from '../../src/domain/step/step-types.ts';
 
 /**
  * Live time (issue "The stream processor on Kafka", item 6; ARCHITECTURE.md runtime rule 3):

@@ -8,7 +8,7 @@ import { recordQuotes } from '../../src/replay/record.ts';
 import { readStreamFile, type StreamRecord } from '../../src/bus/stream-file.ts';
 import { topicNames } from '../../src/bus/topics.ts';
 import { replay, deleteRun } from '../../src/replay/replay.ts';
-import { defaultDomainParams } from '../../src/domain/valuation.ts';
+import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import { loadCatalog } from '../../src/config/load-sheets.ts';
 import { influxSink, quietLogger } from '../support/pipeline.ts';
 

@@ -11,13 +11,13 @@ import { simulateQuotes } from '../../src/ingest/simulate/simulate-quotes.ts';
 import { loadScenariosFile } from '../../src/ingest/simulate/load-scenarios.ts';
 import { toImportRecords } from '../../src/ingest/import-csv.ts';
 import { loadCatalog, loadSheets } from '../../src/config/load-sheets.ts';
-import { defaultDomainParams } from '../../src/domain/valuation.ts';
-import { SheetVersionSchema, type Entity } from '../../src/domain/sheet.ts';
+import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
+import { SheetVersionSchema, type Entity } from '../../src/domain/sheet/sheet.ts';
 import { isMonitorError } from '../../src/domain/errors.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
-import type { AlertEvent } from '../../src/domain/step-types.ts';
+import type { AlertEvent } from '../../src/domain/step/step-types.ts';
 
 /**
  * Replays through the same processor (issue "Replay and scenarios", items 2, 3, 6): the same input

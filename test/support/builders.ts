@@ -1,7 +1,7 @@
-import type { Catalog, CatalogModel } from '../../src/domain/catalog.ts';
-import type { Market } from '../../src/domain/market.ts';
-import type { Facility, FleetItem, SheetVersion, SheetVersionInput } from '../../src/domain/sheet.ts';
-import { FacilitySchema, FleetItemSchema, SheetVersionSchema } from '../../src/domain/sheet.ts';
+import type { Catalog, CatalogModel } from '../../src/domain/sheet/catalog.ts';
+import type { Market } from '../../src/domain/market/market.ts';
+import type { Facility, FleetItem, SheetVersion, SheetVersionInput } from '../../src/domain/sheet/sheet.ts';
+import { FacilitySchema, FleetItemSchema, SheetVersionSchema } from '../../src/domain/sheet/sheet.ts';
 
 /**
  * Small builders of sheets, markets and catalogs with sensible defaults (STYLE.md 14): a test

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { nextCureDeadline, nextDscrStatus, nextLtvStatus } from '../../src/domain/alerts.ts';
-import type { LtvStatus } from '../../src/domain/valuation-types.ts';
+import { nextCureDeadline, nextDscrStatus, nextLtvStatus } from '../../src/domain/alerts/alerts.ts';
+import type { LtvStatus } from '../../src/domain/valuation/valuation-types.ts';
 
 const cov = { ltvWarn: 0.65, ltvMarginCall: 0.75, ltvLiquidation: 0.85 };
 const h = 0.02;

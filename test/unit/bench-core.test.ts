@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runCore } from '../../bench/core.ts';
 import { mergeResults } from '../../bench/run.ts';
 import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
-import { exposureOf, defaultDomainParams } from '../../src/domain/valuation.ts';
+import { exposureOf, defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 
 describe('the core benchmark', () => {
   it('runs on a tiny book and reports every measurement', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CatalogSchema, normaliseModelName, resolveModel, toCatalog } from '../../src/domain/catalog.ts';
+import { CatalogSchema, normaliseModelName, resolveModel, toCatalog } from '../../src/domain/sheet/catalog.ts';
 
 const raw: unknown = parse(readFileSync(resolve(process.cwd(), 'config/catalog.yaml'), 'utf8'));
 

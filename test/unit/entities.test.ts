@@ -2,9 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CatalogSchema, toCatalog } from '../../src/domain/catalog.ts';
-import { SheetFileSchema, type SheetVersion } from '../../src/domain/sheet.ts';
-import { validateSheetFile } from '../../src/domain/sheet-validate.ts';
+import { CatalogSchema, toCatalog } from '../../src/domain/sheet/catalog.ts';
+import { SheetFileSchema, type SheetVersion } from '../../src/domain/sheet/sheet.ts';
+import { validateSheetFile } from '../../src/domain/sheet/sheet-validate.ts';
 
 const dir = resolve(process.cwd(), 'config/entities');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();

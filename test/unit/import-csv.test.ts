@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readStreamFile, type StreamRecord } from '../../src/bus/stream-file.ts';
-import { QuoteSchema, type Quote } from '../../src/domain/quote.ts';
+import { QuoteSchema, type Quote } from '../../src/domain/market/quote.ts';
 import { toCsvRows, toEventTimeMs, toImportRecords } from '../../src/ingest/import-csv.ts';
 import { main } from '../../src/cli/import-csv.ts';
 

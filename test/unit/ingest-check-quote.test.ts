@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkQuote, boundsFor } from '../../src/ingest/check-quote.ts';
-import type { Quote } from '../../src/domain/quote.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 const q = (over: Partial<Quote> = {}): Quote => ({ v: 1, instrument: 'BTC', price: 86_000, source: 'binance', ts: NOW - 1000, tsSource: 'source', receivedAt: NOW, ...over });

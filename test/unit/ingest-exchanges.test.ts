@@ -4,7 +4,7 @@
  * Nothing leaves 127.0.0.1.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Quote } from '../../src/domain/quote.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 import { CcxtWsSource, createCcxtRestSource, hasWebsocket, type CcxtSourceOptions } from '../../src/ingest/ccxt/ccxt-source.ts';
 import type { SourceResult } from '../../src/ingest/quote-source.ts';
 import { coinbaseWsTicker, krakenWsTicker, startFakeExchange, type FakeExchange, type FakeExchangeId } from '../support/fake-exchanges.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../src/bus/memory-bus.ts';
 import { Ingestor } from '../../src/ingest/ingestor.ts';
 import type { Emit, QuoteSource } from '../../src/ingest/quote-source.ts';
-import type { Quote } from '../../src/domain/quote.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 import { toFeedPoints } from '../../src/ingest/to-feed-points.ts';
 import { FEED_METRIC_NAMES } from '../../src/ingest/feed-metrics.ts';
 import { createLogger } from '../../src/logger.ts';

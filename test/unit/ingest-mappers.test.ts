@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { QuoteSchema } from '../../src/domain/quote.ts';
+import { QuoteSchema } from '../../src/domain/market/quote.ts';
 import type { Mapped } from '../../src/ingest/quote-source.ts';
 import { tickerToQuote, symbolToInstrument } from '../../src/ingest/ccxt/ticker-to-quote.ts';
 import { vastToQuotes } from '../../src/ingest/vast/vast-to-quote.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyQuote, computeIndex, emptyMarketIndex, indexRuleFor, refreshIndex } from '../../src/domain/market-index.ts';
-import type { SourceQuote } from '../../src/domain/market-index.ts';
+import { applyQuote, computeIndex, emptyMarketIndex, indexRuleFor, refreshIndex } from '../../src/domain/market/market-index.ts';
+import type { SourceQuote } from '../../src/domain/market/market-index.ts';
 import { eventId, fnv1a64 } from '../../src/domain/event-id.ts';
 
 const rule = { staleAfterMs: 1_000, maxDeviation: 0.1, minSources: 1 };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateSheetFile, versionAt } from '../../src/domain/sheet-validate.ts';
+import { validateSheetFile, versionAt } from '../../src/domain/sheet/sheet-validate.ts';
 import { parseDateMs } from '../../src/domain/calendar.ts';
 
 const FILE = 'entities/northwind.yaml';

@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { readStreamFile, type StreamRecord } from '../../src/bus/stream-file.ts';
-import { CatalogSchema, toCatalog } from '../../src/domain/catalog.ts';
-import { QuoteSchema, type Quote } from '../../src/domain/quote.ts';
-import { SheetFileSchema, type SheetVersion } from '../../src/domain/sheet.ts';
+import { CatalogSchema, toCatalog } from '../../src/domain/sheet/catalog.ts';
+import { QuoteSchema, type Quote } from '../../src/domain/market/quote.ts';
+import { SheetFileSchema, type SheetVersion } from '../../src/domain/sheet/sheet.ts';
 import { createPrng, loadScenariosFile, mulberry32, simulateQuotes, simulatedInstruments, toScenariosFile } from '../../src/ingest/simulate/index.ts';
 import { main } from '../../src/cli/simulate.ts';
 

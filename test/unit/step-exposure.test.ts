@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { EXPOSURE_REFRESH_MS, flush, initialState } from '../../src/domain/step.ts';
-import type { ProcessorState } from '../../src/domain/step.ts';
-import { portfolioExposure } from '../../src/domain/portfolio.ts';
-import { valueEntity } from '../../src/domain/valuation.ts';
-import type { Entity } from '../../src/domain/sheet.ts';
-import type { StepEvent, StepOutput } from '../../src/domain/step-types.ts';
-import { RELEASED_ENTITY_TS } from '../../src/domain/step-types.ts';
+import { EXPOSURE_REFRESH_MS, flush, initialState } from '../../src/domain/step/step.ts';
+import type { ProcessorState } from '../../src/domain/step/step.ts';
+import { portfolioExposure } from '../../src/domain/valuation/portfolio.ts';
+import { valueEntity } from '../../src/domain/valuation/valuation.ts';
+import type { Entity } from '../../src/domain/sheet/sheet.ts';
+import type { StepEvent, StepOutput } from '../../src/domain/step/step-types.ts';
+import { RELEASED_ENTITY_TS } from '../../src/domain/step/step-types.ts';
 import { COUNT, HOUR, MINUTE, T0, aSheet, anEntity, entityEvent, ofKind, params, quoteEvent, resaleForLtv, run } from './step-helpers.ts';
 
 /**

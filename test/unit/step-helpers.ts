@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { CatalogSchema, toCatalog } from '../../src/domain/catalog.ts';
+import { CatalogSchema, toCatalog } from '../../src/domain/sheet/catalog.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
-import type { Quote } from '../../src/domain/quote.ts';
-import type { Entity, SheetVersion, SheetVersionInput } from '../../src/domain/sheet.ts';
-import { SheetVersionSchema } from '../../src/domain/sheet.ts';
-import type { StepEvent, StepOutput } from '../../src/domain/step-types.ts';
-import { defaultDomainParams } from '../../src/domain/valuation.ts';
-import { initialState, step } from '../../src/domain/step.ts';
-import type { ProcessorState } from '../../src/domain/step.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
+import type { Entity, SheetVersion, SheetVersionInput } from '../../src/domain/sheet/sheet.ts';
+import { SheetVersionSchema } from '../../src/domain/sheet/sheet.ts';
+import type { StepEvent, StepOutput } from '../../src/domain/step/step-types.ts';
+import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
+import { initialState, step } from '../../src/domain/step/step.ts';
+import type { ProcessorState } from '../../src/domain/step/step.ts';
 
 /** Builders for the step tests: one neocloud whose single loan's LTV is set by the resale index. */
 

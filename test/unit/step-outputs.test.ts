@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flush } from '../../src/domain/step.ts';
+import { flush } from '../../src/domain/step/step.ts';
 import { toPoints } from '../../src/sink/to-points.ts';
 import { T0, anEntity, entityEvent, ofKind, params, quoteEvent, resaleForLtv, run } from './step-helpers.ts';
 

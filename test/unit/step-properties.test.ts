@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { StepEvent } from '../../src/domain/step-types.ts';
-import { flush } from '../../src/domain/step.ts';
+import type { StepEvent } from '../../src/domain/step/step-types.ts';
+import { flush } from '../../src/domain/step/step.ts';
 import { MINUTE, T0, aSheet, alertsOf, anEntity, entityEvent, params, quoteEvent, resaleForLtv, run, tickEvent } from './step-helpers.ts';
 
 const p = params();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { alertStates, flush, initialState, restoreAlertStates } from '../../src/domain/step.ts';
-import type { AlertStateRecord, StepEvent } from '../../src/domain/step-types.ts';
+import { alertStates, flush, initialState, restoreAlertStates } from '../../src/domain/step/step.ts';
+import type { AlertStateRecord, StepEvent } from '../../src/domain/step/step-types.ts';
 import { HOUR, MINUTE, T0, aSheet, alertsOf, anEntity, entityEvent, ofKind, params, quoteEvent, resaleForLtv, run, tickEvent } from './step-helpers.ts';
 
 const p = params();

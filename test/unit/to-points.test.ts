@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { StepOutput } from '../../src/domain/step-types.ts';
-import type { Valuation } from '../../src/domain/valuation-types.ts';
+import type { StepOutput } from '../../src/domain/step/step-types.ts';
+import type { Valuation } from '../../src/domain/valuation/valuation-types.ts';
 import { toPoints } from '../../src/sink/to-points.ts';
 
 const TS = Date.UTC(2025, 9, 1);

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MarketSnapshotSchema, toMarket } from '../../src/domain/market.ts';
-import { SheetVersionSchema } from '../../src/domain/sheet.ts';
-import { defaultDomainParams, valueEntity } from '../../src/domain/valuation.ts';
+import { MarketSnapshotSchema, toMarket } from '../../src/domain/market/market.ts';
+import { SheetVersionSchema } from '../../src/domain/sheet/sheet.ts';
+import { defaultDomainParams, valueEntity } from '../../src/domain/valuation/valuation.ts';
 import { parseDateMs } from '../../src/domain/calendar.ts';
 import { emptyCatalog } from '../support/builders.ts';
 

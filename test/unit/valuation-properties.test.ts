@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Market } from '../../src/domain/market.ts';
+import type { Market } from '../../src/domain/market/market.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
-import type { SheetVersion } from '../../src/domain/sheet.ts';
-import { validateSheetFile } from '../../src/domain/sheet-validate.ts';
-import { ZERO_SCENARIO } from '../../src/domain/stress.ts';
-import { defaultDomainParams, valueEntity } from '../../src/domain/valuation.ts';
-import type { Valuation } from '../../src/domain/valuation-types.ts';
+import type { SheetVersion } from '../../src/domain/sheet/sheet.ts';
+import { validateSheetFile } from '../../src/domain/sheet/sheet-validate.ts';
+import { ZERO_SCENARIO } from '../../src/domain/valuation/stress.ts';
+import { defaultDomainParams, valueEntity } from '../../src/domain/valuation/valuation.ts';
+import type { Valuation } from '../../src/domain/valuation/valuation-types.ts';
 import { aCatalog, aCatalogModel } from '../support/builders.ts';
 
 /**

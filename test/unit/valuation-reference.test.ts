@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
-import { valueEntity, defaultDomainParams } from '../../src/domain/valuation.ts';
+import { valueEntity, defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import { valueEntity as referenceValueEntity } from '../../bench/reference/valuation.ts';
-import type { Market } from '../../src/domain/market.ts';
+import type { Market } from '../../src/domain/market/market.ts';
 
 /**
  * The optimised valuation (caches per sheet version, per day and per instant) against the frozen

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { addMonths, parseDateMs, wholeMonths } from '../../src/domain/calendar.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
 import { DEFAULT_SCENARIOS } from '../../src/domain/params.ts';
-import { entityExposure, portfolioExposure } from '../../src/domain/portfolio.ts';
-import { defaultDomainParams, exposureOf, outstandingAt, valueEntity } from '../../src/domain/valuation.ts';
+import { entityExposure, portfolioExposure } from '../../src/domain/valuation/portfolio.ts';
+import { defaultDomainParams, exposureOf, outstandingAt, valueEntity } from '../../src/domain/valuation/valuation.ts';
 import { aCatalog, aCatalogModel, aFacility, aFleetItem, AT_MS, aMarket, anAsicItem, aSheet, emptyCatalog } from '../support/builders.ts';
 
 const d = parseDateMs;

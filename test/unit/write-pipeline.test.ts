@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WritePipeline, type WritePipelineOptions } from '../../src/processor/write-pipeline.ts';
-import type { StepOutput } from '../../src/domain/step-types.ts';
+import type { StepOutput } from '../../src/domain/step/step-types.ts';
 import type { ProduceRecord } from '../../src/bus/bus.ts';
 import type { Point } from '../../src/sink/sink.ts';
 

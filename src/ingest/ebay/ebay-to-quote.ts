@@ -1,4 +1,4 @@
-import type { Catalog } from '../../domain/catalog.ts';
+import type { Catalog } from '../../domain/sheet/catalog.ts';
 import type { Mapped } from '../quote-source.ts';
 import { quoted, rejected } from '../quote-source.ts';
 import { toModelInstrument } from '../model-instrument.ts';

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Catalog } from '../../domain/catalog.ts';
+import type { Catalog } from '../../domain/sheet/catalog.ts';
 import type { FileSourceConfig } from '../../config/ingest-schema.ts';
 import type { Logger } from '../../logger.ts';
 import type { Emit, QuoteSource } from '../quote-source.ts';

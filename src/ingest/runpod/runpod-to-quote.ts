@@ -1,5 +1,5 @@
-import type { Catalog } from '../../domain/catalog.ts';
-import { resolveModel } from '../../domain/catalog.ts';
+import type { Catalog } from '../../domain/sheet/catalog.ts';
+import { resolveModel } from '../../domain/sheet/catalog.ts';
 import type { Mapped } from '../quote-source.ts';
 import { quoted, rejected } from '../quote-source.ts';
 import { toModelInstrument } from '../model-instrument.ts';

@@ -1,5 +1,5 @@
-import type { DomainParams } from './params.ts';
-import type { SheetVersion } from './sheet.ts';
+import type { DomainParams } from '../params.ts';
+import type { SheetVersion } from '../sheet/sheet.ts';
 import type { Valuation } from './valuation-types.ts';
 
 /**

@@ -1,6 +1,6 @@
-import type { Covenants } from './sheet.ts';
-import type { LtvStatus } from './valuation-types.ts';
-import { STATUS } from './valuation-types.ts';
+import type { Covenants } from '../sheet/sheet.ts';
+import type { LtvStatus } from '../valuation/valuation-types.ts';
+import { STATUS } from '../valuation/valuation-types.ts';
 
 /**
  * The alert state machine (shared/DOMAIN.md "Alerts"), as pure transition functions; the

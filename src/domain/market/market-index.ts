@@ -1,5 +1,5 @@
 import type { Market } from './market.ts';
-import type { DomainParams, IndexRule } from './params.ts';
+import type { DomainParams, IndexRule } from '../params.ts';
 import { parseInstrument } from './instruments.ts';
 
 /**

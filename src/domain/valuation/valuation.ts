@@ -1,11 +1,11 @@
-import type { Catalog, CatalogModel } from './catalog.ts';
-import type { Market } from './market.ts';
-import type { DomainParams, Scenario } from './params.ts';
-import { DEFAULT_SCENARIOS } from './params.ts';
-import type { Covenants, Facility, FleetItem, SheetVersion } from './sheet.ts';
+import type { Catalog, CatalogModel } from '../sheet/catalog.ts';
+import type { Market } from '../market/market.ts';
+import type { DomainParams, Scenario } from '../params.ts';
+import { DEFAULT_SCENARIOS } from '../params.ts';
+import type { Covenants, Facility, FleetItem, SheetVersion } from '../sheet/sheet.ts';
 import type { FacilityValuation, FleetItemValuation, LtvStatus, StressFacility, StressResult, Valuation } from './valuation-types.ts';
-import type { CivilInstant } from './calendar.ts';
-import { addMonths, civilInstant, dateMs, DAYS_PER_REVENUE_MONTH, HOURS_PER_REVENUE_MONTH, MS_PER_DAY, MS_PER_YEAR, parseDateMs, wholeMonths, wholeMonthsBetween } from './calendar.ts';
+import type { CivilInstant } from '../calendar.ts';
+import { addMonths, civilInstant, dateMs, DAYS_PER_REVENUE_MONTH, HOURS_PER_REVENUE_MONTH, MS_PER_DAY, MS_PER_YEAR, parseDateMs, wholeMonths, wholeMonthsBetween } from '../calendar.ts';
 import { isOlderGpuGeneration, newestGpuGeneration } from './stress.ts';
 
 /**

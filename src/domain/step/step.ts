@@ -1,17 +1,17 @@
-import type { DomainParams } from './params.ts';
-import type { Entity, SheetVersion } from './sheet.ts';
+import type { DomainParams } from '../params.ts';
+import type { Entity, SheetVersion } from '../sheet/sheet.ts';
 import type { AlertRule, AlertStateRecord, StepEvent, StepOutput } from './step-types.ts';
 import { RELEASED_ENTITY_TS } from './step-types.ts';
-import type { LtvStatus, Valuation } from './valuation-types.ts';
-import type { IndexChange, MarketIndex } from './market-index.ts';
-import { STATUS } from './valuation-types.ts';
-import { parseDateMs } from './calendar.ts';
-import { eventId } from './event-id.ts';
-import { applyQuote, emptyMarketIndex, indexInput, refreshIndex } from './market-index.ts';
-import { CURE, LTV_LEVEL, nextCureDeadline, nextDscrStatus, nextLtvStatus } from './alerts.ts';
-import type { DscrAlertStatus } from './alerts.ts';
-import { exposureOf, valueEntity } from './valuation.ts';
-import { entityExposure } from './portfolio.ts';
+import type { LtvStatus, Valuation } from '../valuation/valuation-types.ts';
+import type { IndexChange, MarketIndex } from '../market/market-index.ts';
+import { STATUS } from '../valuation/valuation-types.ts';
+import { parseDateMs } from '../calendar.ts';
+import { eventId } from '../event-id.ts';
+import { applyQuote, emptyMarketIndex, indexInput, refreshIndex } from '../market/market-index.ts';
+import { CURE, LTV_LEVEL, nextCureDeadline, nextDscrStatus, nextLtvStatus } from '../alerts/alerts.ts';
+import type { DscrAlertStatus } from '../alerts/alerts.ts';
+import { exposureOf, valueEntity } from '../valuation/valuation.ts';
+import { entityExposure } from '../valuation/portfolio.ts';
 
 /**
  * The processor's pure heart (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"):

@@ -1,6 +1,6 @@
-import type { Quote } from './quote.ts';
-import type { Entity } from './sheet.ts';
-import type { Valuation, LtvStatus } from './valuation-types.ts';
+import type { Quote } from '../market/quote.ts';
+import type { Entity } from '../sheet/sheet.ts';
+import type { Valuation, LtvStatus } from '../valuation/valuation-types.ts';
 
 /**
  * Events into and outputs out of the processor's pure heart `step(state, event)`
@@ -107,7 +107,7 @@ export interface SpreadOutput {
 
 /**
  * One entity's contribution to the portfolio view of a model at a window close (ARCHITECTURE.md
- * measurement `exposure`, src/domain/portfolio.ts `entityExposure`): its units pledged to
+ * measurement `exposure`, src/domain/valuation/portfolio.ts `entityExposure`): its units pledged to
  * facilities that owe, those pledged to facilities at margin call or worse, and the model's resale
  * depth. The book's figures are the sum over entities of their latest contribution (the boards
  * aggregate); a contribution that ended (model dropped from the sheet, pledge released, entity

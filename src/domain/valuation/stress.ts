@@ -1,10 +1,10 @@
-import type { Catalog, CatalogModel } from './catalog.ts';
-import type { Scenario } from './params.ts';
-import { DEFAULT_SCENARIOS } from './params.ts';
+import type { Catalog, CatalogModel } from '../sheet/catalog.ts';
+import type { Scenario } from '../params.ts';
+import { DEFAULT_SCENARIOS } from '../params.ts';
 
 /**
  * Stress scenarios (shared/DOMAIN.md "Stress scenarios"): multiplicative shocks of today's indexes,
- * after which the sheet is revalued (src/domain/valuation.ts runs them). Model-valued fleet items
+ * after which the sheet is revalued (src/domain/valuation/valuation.ts runs them). Model-valued fleet items
  * take the resale shock of their class.
  *
  * `next_generation` (docs/valuation.md): a new GPU generation ships; rental -20% and resale -30%

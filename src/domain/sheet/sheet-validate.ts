@@ -1,11 +1,11 @@
 import type { z } from 'zod';
-import { parseDateMs } from './calendar.ts';
+import { parseDateMs } from '../calendar.ts';
 import type { Entity, SheetVersion } from './sheet.ts';
 import { SheetVersionSchema } from './sheet.ts';
 
 /**
  * Validation of a balance-sheet file (shared/DOMAIN.md "Balance sheet"): the zod schema of
- * src/domain/sheet.ts for shapes and ranges, then the cross-field rules the schema cannot express.
+ * src/domain/sheet/sheet.ts for shapes and ranges, then the cross-field rules the schema cannot express.
  * Every problem reads `file: path: reason`, path in the style `fleet[1].liquidity.h0` or
  * `versions[2].facilities[0].collateral[1]`, so an analyst can find the line without a stack trace.
  *

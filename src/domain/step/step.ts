@@ -12,6 +12,8 @@ import { CURE, LTV_LEVEL, nextCureDeadline, nextDscrStatus, nextLtvStatus } from
 import type { DscrAlertStatus } from '../alerts/alerts.ts';
 import { exposureOf, valueEntity } from '../valuation/valuation.ts';
 import { entityExposure } from '../valuation/portfolio.ts';
+import { decodeAlertKey, encodeAlertKey, ENTITY_FACILITY } from '../alerts/alert-key.ts';
+import { windowStartOf } from '../window.ts';
 
 /**
  * The processor's pure heart (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"):
@@ -124,8 +126,6 @@ export function initialState(_params: DomainParams): ProcessorState {
   };
 }
 
-const ENTITY_FACILITY = '-';
-const alertKey = (entity: string, facility: string | null, rule: AlertRule): string => `${entity}/${facility ?? ENTITY_FACILITY}/${rule}`;
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 type Cause = Readonly<Record<string, string | number | null>>;
@@ -138,7 +138,7 @@ function pushAlert(
   ...idExtra: ReadonlyArray<string | number>
 ): void {
   out.push({ kind: 'alert', eventId: eventId('alert', a.entity, a.facility, a.rule, a.from, a.to, a.at, ...idExtra), ...a });
-  if (a.entity !== ENTITY_FACILITY) state.window.alertKeys.add(alertKey(a.entity, a.facility, a.rule));
+  if (a.entity !== ENTITY_FACILITY) state.window.alertKeys.add(encodeAlertKey(a.entity, a.facility, a.rule));
 }
 
 /** The version in force at `atMs`: the last whose effectiveFrom is at or before it (none: null). */
@@ -272,7 +272,7 @@ function onIndexChange(state: ProcessorState, change: IndexChange, params: Domai
 /** Moves the clock forward to `ts`: closes the window it leaves, ages out quotes, expires cures. */
 function advanceClock(state: ProcessorState, ts: number, params: DomainParams, out: StepOutput[]): void {
   if (state.clockMs !== null && ts <= state.clockMs) return;
-  const windowStart = Math.floor(ts / params.emitIntervalMs) * params.emitIntervalMs;
+  const windowStart = windowStartOf(ts, params.emitIntervalMs);
   if (state.windowStartMs !== null && windowStart > state.windowStartMs) closeWindow(state, params, out);
   state.windowStartMs = windowStart;
   state.clockMs = ts;
@@ -302,7 +302,7 @@ function expireCures(state: ProcessorState, clock: number, out: StepOutput[]): v
       }
       const deadline = s.cureDeadline;
       s.cureDeadline = null; // fires once; the ltv status itself is unchanged
-      state.window.alertKeys.add(alertKey(slot.id, facility, 'ltv'));
+      state.window.alertKeys.add(encodeAlertKey(slot.id, facility, 'ltv'));
       const from = slot.cure.get(facility)?.status === CURE.expired ? CURE.expired : CURE.pending;
       slot.cure.set(facility, { status: CURE.expired, since: clock, cureDeadline: null });
       const ltv = slot.latest?.valuation.facilities.find((f) => f.id === facility)?.ltv ?? null;
@@ -441,20 +441,20 @@ function withAlertStatuses(v: Valuation, slot: EntitySlot, sheet?: SheetVersion)
 }
 
 function slotOfKey(state: ProcessorState, key: string): AlertSlot | null {
-  const parts = key.split('/');
-  if (parts.length !== 3) return null;
-  const [entity, facility, rule] = parts;
+  const k = decodeAlertKey(key);
+  if (k === null) return null;
+  const { entity, facility, rule } = k;
   const slot = state.entities.get(entity);
   if (slot === undefined) return null;
   switch (rule) {
     case 'ltv':
-      return slot.ltv.get(facility) ?? null;
+      return facility === null ? null : (slot.ltv.get(facility) ?? null);
     case 'cure_expired':
-      return slot.cure.get(facility) ?? null;
+      return facility === null ? null : (slot.cure.get(facility) ?? null);
     case 'dscr':
-      return facility === ENTITY_FACILITY ? slot.dscr : null;
+      return facility === null ? slot.dscr : null;
     case 'stale_data':
-      return facility === ENTITY_FACILITY ? slot.stale : null;
+      return facility === null ? slot.stale : null;
     default:
       return null;
   }
@@ -573,10 +573,10 @@ export function alertStates(state: ProcessorState): AlertStateRecord[] {
     if (s !== null) records.push({ key, status: s.status, cureDeadline: s.cureDeadline, since: s.since });
   };
   for (const slot of state.entities.values()) {
-    for (const [f, s] of slot.ltv) put(alertKey(slot.id, f, 'ltv'), s);
-    for (const [f, s] of slot.cure) put(alertKey(slot.id, f, 'cure_expired'), s);
-    put(alertKey(slot.id, null, 'dscr'), slot.dscr);
-    put(alertKey(slot.id, null, 'stale_data'), slot.stale);
+    for (const [f, s] of slot.ltv) put(encodeAlertKey(slot.id, f, 'ltv'), s);
+    for (const [f, s] of slot.cure) put(encodeAlertKey(slot.id, f, 'cure_expired'), s);
+    put(encodeAlertKey(slot.id, null, 'dscr'), slot.dscr);
+    put(encodeAlertKey(slot.id, null, 'stale_data'), slot.stale);
   }
   return records.sort((a, b) => byString(a.key, b.key));
 }
@@ -596,7 +596,8 @@ const VALID_STATUS: Readonly<Record<string, readonly string[]>> = {
  */
 export function restoreAlertStates(state: ProcessorState, records: readonly AlertStateRecord[]): ProcessorState {
   for (const r of records) {
-    const slot = state.entities.get(r.key.split('/')[0]);
+    const entity = decodeAlertKey(r.key)?.entity;
+    const slot = entity === undefined ? undefined : state.entities.get(entity);
     if (slot !== undefined) setStatus(slot, r);
   }
   let next = Infinity;
@@ -607,15 +608,15 @@ export function restoreAlertStates(state: ProcessorState, records: readonly Aler
 
 /** Sets one persisted status on its entity's slot; false when the key or the status is not one of its rule's. */
 function setStatus(slot: EntitySlot, r: AlertStateRecord): boolean {
-  const parts = r.key.split('/');
-  if (parts.length !== 3 || parts[0] !== slot.id) return false;
-  const [, facility, rule] = parts;
+  const k = decodeAlertKey(r.key);
+  if (k === null || k.entity !== slot.id) return false;
+  const { facility, rule } = k;
   if (!(VALID_STATUS[rule]?.includes(r.status) ?? false)) return false;
   const s: AlertSlot = { status: r.status, since: r.since, cureDeadline: r.cureDeadline };
-  if (rule === 'ltv') slot.ltv.set(facility, s);
-  else if (rule === 'cure_expired') slot.cure.set(facility, s);
-  else if (rule === 'dscr' && facility === ENTITY_FACILITY) slot.dscr = s;
-  else if (rule === 'stale_data' && facility === ENTITY_FACILITY) slot.stale = s;
+  if (rule === 'ltv' && facility !== null) slot.ltv.set(facility, s);
+  else if (rule === 'cure_expired' && facility !== null) slot.cure.set(facility, s);
+  else if (rule === 'dscr' && facility === null) slot.dscr = s;
+  else if (rule === 'stale_data' && facility === null) slot.stale = s;
   else return false;
   return true;
 }
@@ -624,6 +625,6 @@ function setStatus(slot: EntitySlot, r: AlertStateRecord): boolean {
 function setStatuses(state: ProcessorState, slot: EntitySlot, records: readonly AlertStateRecord[]): void {
   for (const r of records) {
     if (!setStatus(slot, r)) continue;
-    if (r.key.endsWith('/ltv') && r.cureDeadline !== null && r.cureDeadline < state.nextCureMs) state.nextCureMs = r.cureDeadline;
+    if (decodeAlertKey(r.key)?.rule === 'ltv' && r.cureDeadline !== null && r.cureDeadline < state.nextCureMs) state.nextCureMs = r.cureDeadline;
   }
 }

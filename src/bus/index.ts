@@ -7,6 +7,8 @@ export { murmur2, partitionForKey } from './murmur2.ts';
 export {
   DEFAULT_TOPIC_PREFIX,
   DEFAULT_TOPIC_SPEC_OPTIONS,
+  replayEntitiesTopicSpec,
+  replayRunOf,
   replayTopicSpec,
   topicConfigEntries,
   topicNames,

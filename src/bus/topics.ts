@@ -14,6 +14,7 @@ import type { TopicSpec } from './bus.ts';
  * | deadletter     | source               | 1                 | deadletterRetentionMs (30 d) |
  * | history        | instrument id        | quotePartitions   | forever (backfill target)    |
  * | replay.<run>.quotes | instrument id   | 1 (exact order)   | forever, until `ccm runs delete` |
+ * | replay.<run>.entities | entity id      | 1, compacted      | forever, until `ccm runs delete` |
  *
  * KafkaBus adds to every topic `message.timestamp.type=CreateTime` (the record timestamp is the
  * event time) and `message.timestamp.after.max.ms=Long.MAX` (Kafka 4 rejects records stamped
@@ -31,7 +32,10 @@ export interface TopicNames {
   readonly alertState: string;
   readonly deadletter: string;
   readonly history: string;
+  /** A replay's (and the demo's) input quotes. */
   replayQuotes(run: string): string;
+  /** A replay's (and the demo's) entity sheets: a replay never values the live `entities` topic. */
+  replayEntities(run: string): string;
 }
 
 export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
@@ -44,6 +48,7 @@ export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
     deadletter: `${prefix}deadletter`,
     history: `${prefix}history`,
     replayQuotes: (run: string) => `${prefix}replay.${run}.quotes`,
+    replayEntities: (run: string) => `${prefix}replay.${run}.entities`,
   };
 }
 
@@ -81,6 +86,19 @@ export function topicSpecs(prefix: string = DEFAULT_TOPIC_PREFIX, options: Topic
 /** A replay's input topic: one partition so its order is exact (ARCHITECTURE.md rule 2), kept until deleted. */
 export function replayTopicSpec(prefix: string, run: string): TopicSpec {
   return { topic: topicNames(prefix).replayQuotes(run), partitions: 1, retentionMs: null };
+}
+
+/** The run whose replay quotes topic this is (null for any other topic): how `ccm runs list` finds runs on Kafka. */
+export function replayRunOf(prefix: string, topic: string): string | null {
+  const head = `${prefix}replay.`;
+  const tail = '.quotes';
+  if (!topic.startsWith(head) || !topic.endsWith(tail) || topic.length <= head.length + tail.length) return null;
+  return topic.slice(head.length, topic.length - tail.length);
+}
+
+/** A replay's entities topic: compacted like `entities`, one partition, kept until deleted. */
+export function replayEntitiesTopicSpec(prefix: string, run: string): TopicSpec {
+  return { topic: topicNames(prefix).replayEntities(run), partitions: 1, compacted: true, retentionMs: null };
 }
 
 /** Long.MAX_VALUE as Kafka reads it: "no limit" for message.timestamp.after.max.ms. */

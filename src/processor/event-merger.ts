@@ -1,4 +1,5 @@
 import type { ConsumedRecord } from '../bus/bus.ts';
+import { compareEventOrder } from '../bus/event-order.ts';
 
 /**
  * Merges records of several partitions in event-time order behind a watermark (ARCHITECTURE.md
@@ -15,8 +16,7 @@ export interface Released {
   readonly lateByMs: number;
 }
 
-const before = (a: ConsumedRecord, b: ConsumedRecord): boolean =>
-  a.ts !== b.ts ? a.ts < b.ts : a.partition !== b.partition ? a.partition < b.partition : BigInt(a.offset) < BigInt(b.offset);
+const before = (a: ConsumedRecord, b: ConsumedRecord): boolean => compareEventOrder(a, b) < 0;
 
 /** A binary min-heap on (ts, partition, offset). */
 class RecordHeap {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { compareEventOrder } from '../bus/event-order.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Bus, ConsumedRecord } from '../bus/bus.ts';
 import { writeStreamFile, type StreamRecord } from '../bus/stream-file.ts';
@@ -25,7 +26,7 @@ export async function readTimeRange(bus: Bus, topic: string, range: { fromMs?: n
 
 export async function recordQuotes(bus: Bus, topic: string, outDir: string, range: { fromMs?: number; toMs?: number } = {}): Promise<Array<{ file: string; records: number }>> {
   const recs = await readTimeRange(bus, topic, range);
-  recs.sort((a, b) => a.ts - b.ts || a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+  recs.sort(compareEventOrder);
   const byDay = new Map<string, ConsumedRecord[]>();
   for (const r of recs) {
     const day = new Date(r.ts).toISOString().slice(0, 10);

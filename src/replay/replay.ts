@@ -1,4 +1,5 @@
 import type { Bus, ProduceRecord } from '../bus/bus.ts';
+import { compareEventOrder } from '../bus/event-order.ts';
 import type { Sink } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
@@ -7,7 +8,7 @@ import type { AlertEvent, StepOutput } from '../domain/step/step-types.ts';
 import type { Valuation } from '../domain/valuation/valuation-types.ts';
 import { toQuote } from '../domain/market/quote.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
-import { topicNames, topicSpecs } from '../bus/topics.ts';
+import { replayEntitiesTopicSpec, replayRunOf, replayTopicSpec, topicNames, topicSpecs } from '../bus/topics.ts';
 import type { StreamRecord } from '../bus/stream-file.ts';
 import { Processor } from '../processor/processor.ts';
 import { publishEntities } from '../cli/entities-publish.ts';
@@ -66,7 +67,7 @@ export interface ReplaySummary {
 
 export const replayTopics = (prefix: string, run: string) => ({
   quotes: topicNames(prefix).replayQuotes(run),
-  entities: `${prefix}replay.${run}.entities`,
+  entities: topicNames(prefix).replayEntities(run),
 });
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -88,8 +89,7 @@ export async function deleteRun(bus: Bus, sink: Sink, prefix: string, run: strin
 
 export async function listRuns(bus: Bus, sink: Sink, prefix: string): Promise<Array<{ run: string; topic: boolean; series: boolean }>> {
   const topics = await bus.listTopics();
-  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}replay\\.(.+)\\.quotes$`);
-  const fromTopics = new Set(topics.map((t) => re.exec(t)?.[1]).filter((x): x is string => x !== undefined));
+  const fromTopics = new Set(topics.map((t) => replayRunOf(prefix, t)).filter((x): x is string => x !== null));
   const fromSink = new Set(await sink.listRuns());
   return [...new Set([...fromTopics, ...fromSink])].sort().map((run) => ({ run, topic: fromTopics.has(run), series: fromSink.has(run) }));
 }
@@ -122,7 +122,7 @@ async function* inputRecords(bus: Bus, prefix: string, input: ReplayInput): Asyn
   if (input.kafka) {
     const quotes = topicNames(prefix).quotes;
     const recs = await readTimeRange(bus, quotes, { fromMs: input.kafka.fromMs, toMs: input.kafka.toMs });
-    recs.sort((a, b) => a.ts - b.ts || a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    recs.sort(compareEventOrder);
     for (const r of recs) {
       let value: unknown = null;
       try {
@@ -157,7 +157,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   log.info({ records: total }, 'input read');
 
   const base = topicSpecs(o.topicPrefix, { quotePartitions: 1, entityPartitions: 1 }).filter((s) => s.topic !== names.quotes && s.topic !== names.entities && s.topic !== names.history);
-  await o.bus.ensureTopics([...base, { topic: t.quotes, partitions: 1, retentionMs: null }, { topic: t.entities, partitions: 1, compacted: true, retentionMs: null }]);
+  await o.bus.ensureTopics([...base, replayTopicSpec(o.topicPrefix, o.run), replayEntitiesTopicSpec(o.topicPrefix, o.run)]);
   await publishEntities(o.bus, t.entities, o.entities, 0);
 
   const alerts: AlertEvent[] = [];

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { compareEventOrder } from '../../src/bus/event-order.ts';
 import { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
 import { InfluxSink } from '../../src/sink/influx-sink.ts';
@@ -92,7 +93,7 @@ export function fold(params: DomainParams, entities: readonly Entity[], quoteRec
     state = r.state;
     outputs.push(...r.outputs);
   }
-  const sorted = [...quoteRecords].sort((a, b) => a.ts - b.ts || a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+  const sorted = [...quoteRecords].sort(compareEventOrder);
   for (const rec of sorted) {
     const d = decodeQuote(rec);
     if (!d.ok) continue;

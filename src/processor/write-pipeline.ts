@@ -4,18 +4,23 @@ import type { Point } from '../sink/sink.ts';
 
 /**
  * Writes the processor's outputs while the next events are stepped (docs/processor.md "The write
- * pipeline"). A chunk of outputs goes through two lanes at once:
+ * pipeline"). A chunk of outputs goes through its lanes at once:
  *
  * - the sink lane: points, converted and written a slice at a time (`slicePoints`);
- * - the publish lane: output records, built and published a slice at a time (`sliceRecords`).
+ * - the publish lane: output records, built and published a slice at a time (`sliceRecords`);
+ * - the alert lanes (sink and publish): the same for the outputs `alertLane` picks (alerts, index
+ *   changes), so that they are never queued behind the hundred thousand points a window close
+ *   writes on the other lanes.
  *
- * Each lane runs one write at a time, in submission order, so the records of the compacted
- * `alert-state` topic (and `alerts`) reach Kafka in the order `step` emitted them, and a point
- * rewritten by a later chunk is written after the earlier one. A chunk is acknowledged once both
- * lanes have written all of it and every earlier chunk is acknowledged; `onAcked` callbacks run
- * in submission order (the processor commits there). At most `maxInFlight` chunks are submitted
- * and not yet acknowledged: `submit` waits for the oldest beforehand, which is the back-pressure
- * (the processor steps no further, so the consumer fetches no more).
+ * Each lane runs one write at a time, in submission order. An output always takes the same lane,
+ * so the records of one topic (the compacted `alert-state` on the publish lane, `alerts` on the
+ * alert lane) reach Kafka in the order `step` emitted them, and a point rewritten by a later chunk
+ * is written after the earlier one. A chunk is acknowledged once all its lanes have written all of
+ * it and every earlier chunk is acknowledged; `onAcked` callbacks run in submission order (the
+ * processor commits there), so an alert written early commits nothing early. At most
+ * `maxInFlight` chunks are submitted and not yet acknowledged: `submit` waits for the oldest
+ * beforehand, which is the back-pressure (the processor steps no further, so the consumer fetches
+ * no more).
  *
  * The first failure (a write that gave up, a failing `onAcked`) fails the pipeline for good: the
  * failed chunk and every later one are never acknowledged, `submit` and `idle` throw it.
@@ -34,9 +39,14 @@ export interface WritePipelineOptions {
   readonly toRecord: (out: StepOutput) => ProduceRecord | null;
   /** Publishes one slice of records; null: outputs are not published. */
   readonly publish: ((records: readonly ProduceRecord[]) => Promise<void>) | null;
+  /** The outputs that go on the alert lanes (default: none, every output on the bulk lanes). */
+  readonly alertLane?: (out: StepOutput) => boolean;
   /** Called once, with the first failure. */
   readonly onError?: (e: Error) => void;
 }
+
+const BULK = { sink: 'sink', publish: 'publish' } as const;
+const ALERT = { sink: 'alertSink', publish: 'alertPublish' } as const;
 
 interface InFlight {
   /** Settles (never rejects) once the chunk is acknowledged or has failed, after leaving `inFlight`. */
@@ -45,9 +55,11 @@ interface InFlight {
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
+/** `sink` and `publish` carry the bulk of a chunk (and dead letters); the alert lanes the outputs `alertLane` picks. */
+export type Lane = 'sink' | 'publish' | 'alertSink' | 'alertPublish';
+
 export class WritePipeline {
-  private sinkLane: Promise<void> = Promise.resolve();
-  private publishLane: Promise<void> = Promise.resolve();
+  private readonly lanes: Record<Lane, Promise<void>> = { sink: Promise.resolve(), publish: Promise.resolve(), alertSink: Promise.resolve(), alertPublish: Promise.resolve() };
   private acked: Promise<void> = Promise.resolve();
   private readonly inFlight: InFlight[] = [];
   private error: Error | null = null;
@@ -79,7 +91,13 @@ export class WritePipeline {
     while (this.inFlight.length >= this.o.maxInFlight && this.error === null) await this.inFlight[0].settled;
     if (this.error) throw this.error;
     this.submitted++;
-    const written = outputs.length === 0 ? [] : [this.onLane('sink', () => this.writeSlices(outputs)), ...(this.o.publish ? [this.onLane('publish', () => this.publishSlices(outputs))] : [])];
+    const written: Array<Promise<void>> = [];
+    const { bulk, alerts } = this.split(outputs);
+    for (const [lanes, outs] of [[BULK, bulk], [ALERT, alerts]] as const) {
+      if (outs.length === 0) continue;
+      written.push(this.onLane(lanes.sink, () => this.writeSlices(outs)));
+      if (this.o.publish) written.push(this.onLane(lanes.publish, () => this.publishSlices(outs)));
+    }
     const previous = this.acked;
     const done = Promise.all([previous, ...written]).then(async () => {
       if (this.error) throw this.error;
@@ -103,9 +121,8 @@ export class WritePipeline {
    * Runs `fn` on a lane after what is queued there (a dead letter published between two chunks
    * keeps the one-publish-at-a-time order of the producer). Throws if the lane has failed.
    */
-  onLane(lane: 'sink' | 'publish', fn: () => Promise<void>): Promise<void> {
-    const before = lane === 'sink' ? this.sinkLane : this.publishLane;
-    const p = before.then(() => {
+  onLane(lane: Lane, fn: () => Promise<void>): Promise<void> {
+    const p = this.lanes[lane].then(() => {
       if (this.error) throw this.error;
       return fn();
     });
@@ -115,9 +132,18 @@ export class WritePipeline {
       throw asError(e);
     });
     next.catch(() => undefined);
-    if (lane === 'sink') this.sinkLane = next;
-    else this.publishLane = next;
+    this.lanes[lane] = next;
     return p;
+  }
+
+  /** A chunk's outputs by lane, in their order (no copy when every output takes the bulk lanes). */
+  private split(outputs: readonly StepOutput[]): { bulk: readonly StepOutput[]; alerts: readonly StepOutput[] } {
+    const pick = this.o.alertLane;
+    if (pick === undefined) return { bulk: outputs, alerts: [] };
+    const bulk: StepOutput[] = [];
+    const alerts: StepOutput[] = [];
+    for (const out of outputs) (pick(out) ? alerts : bulk).push(out);
+    return { bulk, alerts };
   }
 
   /** Resolves once every submitted chunk is acknowledged; throws the pipeline's failure. */

@@ -201,4 +201,65 @@ describe('write pipeline', () => {
     expect(log.sinkDone).toEqual(['1.0']);
     expect(log.acked).toEqual([1]);
   });
+
+  describe('alert lane', () => {
+    const alert = (chunk: number, i: number): StepOutput => ({
+      kind: 'alert',
+      eventId: `${chunk}.a${i}`,
+      entity: 'e',
+      facility: 'f',
+      rule: 'ltv',
+      from: 'ok',
+      to: 'warn',
+      value: 0.7,
+      threshold: 0.65,
+      at: chunk * 1000 + i,
+    });
+    const isAlert = (out: StepOutput) => out.kind === 'alert';
+
+    it("writes a later chunk's alert while an earlier chunk's bulk points are still being written, and acknowledges in order", async () => {
+      const { p, log, holdSink } = harness({ alertLane: isAlert });
+      const bulk = holdSink('1.0');
+      await p.submit(outs(1, 3), () => void log.acked.push(1));
+      await p.submit([alert(2, 0)], () => void log.acked.push(2));
+      await settle();
+      // the alert's point and record are written; the first chunk's points still wait
+      expect(log.sinkDone).toEqual(['2.a0']);
+      expect(log.published).toContain('2.a0');
+      // and nothing is acknowledged out of order
+      expect(log.acked).toEqual([]);
+      bulk.open();
+      await p.idle();
+      expect(log.acked).toEqual([1, 2]);
+    });
+
+    it('takes the alerts out of a mixed chunk and writes the rest on the bulk lanes, each in its order', async () => {
+      const { p, log, holdSink } = harness({ alertLane: isAlert });
+      const bulk = holdSink('1.0');
+      await p.submit([...outs(1, 2), alert(1, 0), alert(1, 1)], () => void log.acked.push(1));
+      await settle();
+      expect(log.sinkDone).toEqual(['1.a0']);
+      expect(log.pointSlices).toEqual([2, 2]);
+      bulk.open();
+      await p.idle();
+      expect(log.published.filter((e) => e.includes('.a'))).toEqual(['1.a0', '1.a1']);
+      expect(log.published.filter((e) => !e.includes('.a'))).toEqual(['1.0', '1.1']);
+      expect(log.acked).toEqual([1]);
+    });
+
+    it("publishes alerts one write at a time in submission order, whatever the bulk lanes do", async () => {
+      const { p, log, holdPublish } = harness({ alertLane: isAlert });
+      const first = holdPublish('1.a0');
+      await p.submit([alert(1, 0)], () => void log.acked.push(1));
+      await p.submit([...outs(2, 1), alert(2, 0)], () => void log.acked.push(2));
+      await settle();
+      // the second chunk's bulk record went out; its alert waits for the first chunk's alert
+      expect(log.published).toEqual(['2.0']);
+      expect(log.pubStarted).toEqual(['1.a0', '2.0']);
+      first.open();
+      await p.idle();
+      expect(log.published).toEqual(['2.0', '1.a0', '2.a0']);
+      expect(log.acked).toEqual([1, 2]);
+    });
+  });
 });

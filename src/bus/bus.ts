@@ -66,34 +66,72 @@ export interface SubscribeOptions {
   onCrash?(err: Error): void;
 }
 
-/**
- * The Bus port (STYLE.md 3). Record timestamps are event times (so offsets can be found by time).
- * Adapters: KafkaBus (kafkajs: idempotent producer, acks all) and MemoryBus (same semantics, in memory).
- */
-export interface Bus {
-  /** Creates missing topics with their partitions and configs; existing ones are left as they are. */
-  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
-  deleteTopics(topics: readonly string[]): Promise<void>;
-  listTopics(): Promise<string[]>;
-  partitionCount(topic: string): Promise<number>;
-  /** Publishes and resolves once every record is acknowledged (acks all). Values are JSON-encoded. */
+/** Publishing (ingest, the processor's outputs, replays). Values are JSON-encoded. */
+export interface Publisher {
+  /** Publishes and resolves once every record is acknowledged (acks all). */
   publish(records: readonly ProduceRecord[]): Promise<void>;
-  /** Publishes raw bytes (tests and dead letters of undecodable input). */
-  publishRaw(records: ReadonlyArray<{ topic: string; key: string | null; value: Buffer | string | null; ts: number; partition?: number }>): Promise<void>;
-  /**
-   * Reads every partition (or those given) from `from` (default: the beginning) up to the end
-   * offsets at call time, or up to `to` (exclusive) where given: the look-back read on restart.
-   */
-  readToEnd(topic: string, options?: { partitions?: readonly number[]; from?: readonly TopicOffset[]; to?: readonly TopicOffset[] }): Promise<ConsumedRecord[]>;
-  /** The end offset (high watermark) of each partition. */
-  endOffsets(topic: string): Promise<TopicOffset[]>;
-  /** The earliest offset of each partition whose timestamp is >= ts (the end offset where none). */
-  offsetsForTimestamp(topic: string, ts: number): Promise<TopicOffset[]>;
+}
+
+/** A record published as given, bytes and all: tests and tools that put undecodable input on a topic. */
+export interface RawRecord {
+  readonly topic: string;
+  readonly key: string | null;
+  readonly value: Buffer | string | null;
+  readonly ts: number;
+  readonly partition?: number;
+}
+
+/** Publishing raw bytes: not part of the Bus (nothing in the monitor writes what it cannot encode); both adapters offer it to tests and tools. */
+export interface RawPublisher {
+  publishRaw(records: readonly RawRecord[]): Promise<void>;
+}
+
+/** Consumer groups: subscribe, and commit what is written (ARCHITECTURE.md rule 5). */
+export interface Subscriber {
   /** Consumer-group subscription (see SubscribeOptions). */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Commits offsets (next offset to read) for a group. */
   commitOffsets(groupId: string, topic: string, offsets: readonly TopicOffset[]): Promise<void>;
+}
+
+/** The range of a bounded read: per partition, from (default: the start) up to (exclusive; default: the end at call time). */
+export interface ReadRange {
+  readonly partitions?: readonly number[];
+  readonly from?: readonly TopicOffset[];
+  readonly to?: readonly TopicOffset[];
+}
+
+/** Reading the log outside a consumer group: offsets lookups and bounded reads (restarts, handovers, replays, record). */
+export interface LogReader {
+  /** The number of partitions of a topic. */
+  partitionCount(topic: string): Promise<number>;
+  /** The end offset (high watermark) of each partition. */
+  endOffsets(topic: string): Promise<TopicOffset[]>;
+  /** The earliest offset of each partition whose timestamp is >= ts (the end offset where none). */
+  offsetsForTimestamp(topic: string, ts: number): Promise<TopicOffset[]>;
   /** The group's committed offsets for a topic ('-1' where none). */
   committedOffsets(groupId: string, topic: string): Promise<TopicOffset[]>;
+  /**
+   * Reads every partition (or those given) from `from` (default: the beginning) up to the end
+   * offsets at call time, or up to `to` (exclusive) where given: the look-back read on restart.
+   */
+  readToEnd(topic: string, range?: ReadRange): Promise<ConsumedRecord[]>;
+}
+
+/** Topics: created with their specs by the wiring, listed and deleted by `ccm runs`. */
+export interface TopicAdmin {
+  /** Creates missing topics with their partitions and configs; existing ones are left as they are. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  deleteTopics(topics: readonly string[]): Promise<void>;
+  listTopics(): Promise<string[]>;
+}
+
+/**
+ * The Bus port (STYLE.md 3): the four small ports above on one connection. Record timestamps are
+ * event times (so offsets can be found by time). A component asks for the ports it uses (the
+ * ingestor a Publisher, the webhook notifier a Subscriber); the wiring hands it the whole Bus.
+ * Adapters: KafkaBus (kafkajs: idempotent producer, acks all) and MemoryBus (same semantics, in memory).
+ */
+export interface Bus extends Publisher, Subscriber, LogReader, TopicAdmin {
   close(): Promise<void>;
 }

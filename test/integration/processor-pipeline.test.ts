@@ -99,7 +99,6 @@ describe('the write pipeline through Kafka and InfluxDB (tiny chunks and slices)
       listTopics: () => bus.listTopics(),
       partitionCount: (t) => bus.partitionCount(t),
       publish: (recs) => bus.publish(recs),
-      publishRaw: (recs) => bus.publishRaw(recs),
       readToEnd: (t, o) => bus.readToEnd(t, o),
       endOffsets: (t) => bus.endOffsets(t),
       offsetsForTimestamp: (t, ts) => bus.offsetsForTimestamp(t, ts),

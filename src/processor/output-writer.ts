@@ -1,0 +1,152 @@
+import type { ConsumedRecord, ProduceRecord, Publisher, Subscriber, TopicOffset } from '../bus/bus.ts';
+import type { Sink } from '../sink/sink.ts';
+import type { Quote } from '../domain/market/quote.ts';
+import type { StepOutput } from '../domain/step/step-types.ts';
+import { toPoints } from '../sink/to-points.ts';
+import { CommitLedger, type Segment } from './commit-ledger.ts';
+import type { EventMerger } from './event-merger.ts';
+import { isAlertLaneOutput, type DeadLetterStage, type OutputRecords } from './output-records.ts';
+import type { ProcessorMetrics } from './processor-metrics.ts';
+import type { WriteBounds } from './processor-options.ts';
+import type { RetryPolicy } from './retry-policy.ts';
+import { WritePipeline } from './write-pipeline.ts';
+
+/**
+ * The write path (docs/processor.md "The write pipeline"): the runtime loop hands it each chunk
+ * of outputs with the segment of released quote records they derive from; it writes them through
+ * the WritePipeline (points to the sink, records to the output topics, alerts on their own
+ * lanes), and once a chunk is acknowledged, in submission order: releases its segment from the
+ * CommitLedger, counts it, shows it to `onOutputs`, and commits the quote offsets that are now
+ * fully written. Dead letters and handover records go through the same lanes. Every write goes
+ * through the one retry policy.
+ */
+export interface OutputWriterOptions {
+  readonly sink: Sink;
+  /** Output records, handover records and dead letters. */
+  readonly publisher: Publisher;
+  /** false: outputs and handovers are not published (points only); dead letters still are. */
+  readonly publishOutputs: boolean;
+  /** The quote group's commits. */
+  readonly committer: Pick<Subscriber, 'commitOffsets'>;
+  readonly quoteGroupId: string;
+  readonly quotesTopic: string;
+  readonly run: string;
+  readonly records: OutputRecords;
+  readonly bounds: WriteBounds;
+  readonly retry: RetryPolicy;
+  readonly metrics: ProcessorMetrics;
+  readonly onOutputs?: (outputs: readonly StepOutput[]) => void;
+  /** The first write that gave up for good. */
+  readonly onError: (e: Error) => void;
+}
+
+export const WRITE_WHAT = { sink: 'sink write', publish: 'publish outputs', deadLetter: 'dead letter', handover: 'publish statuses', commit: 'commit' } as const;
+
+export class OutputWriter {
+  readonly ledger = new CommitLedger();
+  private readonly pipeline: WritePipeline;
+  private merger: EventMerger | null = null;
+  /** Commits run one at a time, each with the offsets written when it runs. */
+  private commitLane: Promise<void> = Promise.resolve();
+  private lastCommitted = '';
+  private alerts = 0;
+
+  constructor(private readonly o: OutputWriterOptions) {
+    const { bounds, retry, publisher } = o;
+    this.pipeline = new WritePipeline({
+      maxInFlight: bounds.maxInFlight,
+      slicePoints: bounds.slicePoints,
+      sliceRecords: bounds.sliceRecords,
+      toPoints: (out) => toPoints(out, o.run),
+      writePoints: async (points) => {
+        o.metrics.sinkBatch.observe(points.length);
+        await retry.run(WRITE_WHAT.sink, () => o.sink.write(points));
+      },
+      toRecord: (out) => o.records.of(out),
+      publish: o.publishOutputs ? (records) => retry.run(WRITE_WHAT.publish, () => publisher.publish(records)) : null,
+      alertLane: isAlertLaneOutput,
+      onError: o.onError,
+    });
+  }
+
+  /** The merger whose buffered records hold commits back (set once the quotes are subscribed). */
+  attach(merger: EventMerger): void {
+    this.merger = merger;
+  }
+
+  /** Chunks submitted and not yet acknowledged. */
+  get inFlightCount(): number {
+    return this.pipeline.inFlightCount;
+  }
+
+  get alertsWritten(): number {
+    return this.alerts;
+  }
+
+  /**
+   * Hands a chunk's outputs to the pipeline (waiting while `maxInFlight` chunks are being written).
+   * Once they are acknowledged, in order: the segment they derive from leaves the ledger, the
+   * metrics and `onOutputs` see them, and offsets are committed.
+   */
+  async submit(outputs: readonly StepOutput[], quotes: readonly Quote[], segment: Segment | null): Promise<void> {
+    await this.pipeline.submit(outputs, async () => {
+      if (segment) this.ledger.ack(segment);
+      for (const out of outputs) {
+        if (out.kind === 'alert') {
+          this.alerts++;
+          this.o.metrics.alerts.inc({ rule: out.rule });
+        }
+      }
+      const now = Date.now();
+      for (const q of quotes) this.o.metrics.latencyS.observe(Math.max(0, now - q.receivedAt) / 1000);
+      if (outputs.length > 0) this.o.onOutputs?.(outputs);
+      if (segment) await this.commit();
+    });
+  }
+
+  /**
+   * Writes the dead letter of a record that does not decode, on the pipeline's lanes: one publish
+   * at a time on the producer, and written before the record's offset can be committed (its
+   * segment is cut after this returns).
+   */
+  async deadLetter(r: ConsumedRecord, reason: string, stage: DeadLetterStage): Promise<void> {
+    const d = this.o.records.deadLetter(r, reason, stage);
+    this.o.metrics.deadLetters.inc({ reason: d.reasonCode });
+    const { publisher, sink, retry } = this.o;
+    await Promise.all([
+      this.pipeline.onLane('publish', () => retry.run(WRITE_WHAT.deadLetter, () => publisher.publish([d.record]))),
+      this.pipeline.onLane('sink', () => retry.run(WRITE_WHAT.sink, () => sink.write([d.point]))),
+    ]);
+  }
+
+  /** Publishes records after every chunk in flight (handover statuses land after the window-close records of the same keys). */
+  async publishAfterInFlight(records: readonly ProduceRecord[]): Promise<void> {
+    if (!this.o.publishOutputs || records.length === 0) return;
+    await this.pipeline.idle();
+    await this.o.retry.run(WRITE_WHAT.handover, () => this.o.publisher.publish(records));
+  }
+
+  /** Resolves once every chunk submitted is acknowledged; throws the pipeline's failure. */
+  idle(): Promise<void> {
+    return this.pipeline.idle();
+  }
+
+  /** The quote offsets processed to: the merger's committable offsets lowered to what is written. */
+  processedOffsets(): TopicOffset[] {
+    return this.merger === null ? [] : this.ledger.cap(this.merger.committable());
+  }
+
+  /** Commits what is written. Commits run one at a time and each takes the offsets when it runs, so they never go backwards. */
+  commit(): Promise<void> {
+    const run = this.commitLane.then(async () => {
+      if (this.merger === null) return;
+      const offsets = this.processedOffsets();
+      const sig = JSON.stringify(offsets);
+      if (offsets.length === 0 || sig === this.lastCommitted) return;
+      await this.o.retry.run(WRITE_WHAT.commit, () => this.o.committer.commitOffsets(this.o.quoteGroupId, this.o.quotesTopic, offsets));
+      this.lastCommitted = sig;
+    });
+    this.commitLane = run.catch(() => undefined);
+    return run;
+  }
+}

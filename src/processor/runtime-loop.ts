@@ -1,0 +1,265 @@
+import type { ConsumedRecord, TopicOffset } from '../bus/bus.ts';
+import type { Logger } from '../logger.ts';
+import type { DomainParams } from '../domain/params.ts';
+import type { Quote } from '../domain/market/quote.ts';
+import type { AlertStateRecord, StepEvent, StepOutput } from '../domain/step/step-types.ts';
+import { alertStates, flush, initialState, step, type ProcessorState } from '../domain/step/step.ts';
+import { entityOfAlertKey } from '../domain/alerts/alert-key.ts';
+import { restoredState } from './checkpoint.ts';
+import { decodeQuote } from './decode.ts';
+import type { EventMerger } from './event-merger.ts';
+import { DEAD_LETTER_STAGE } from './output-records.ts';
+import type { OutputWriter } from './output-writer.ts';
+import type { ProcessorMetrics } from './processor-metrics.ts';
+import type { WriteBounds } from './processor-options.ts';
+
+/**
+ * The runtime loop: the only caller of `step` and `flush` (STYLE.md 2), and the only holder of
+ * the state. Every state change runs on one queue (`enqueue`), so `step` never runs concurrently.
+ * A drain releases what the merger's watermark allows, steps it, cuts chunks (after `chunkQuotes`
+ * quotes, or once they produced `chunkOutputs` outputs: a window close on a big book ends its
+ * chunk at once) and hands each to the OutputWriter, which writes it while the next chunk is
+ * stepped. The components around it (entity ownership, checkpoint, alert-state store, output
+ * records) return events and records; the loop applies them.
+ */
+export interface RuntimeLoopOptions {
+  readonly params: DomainParams;
+  readonly bounds: Pick<WriteBounds, 'chunkQuotes' | 'chunkOutputs'>;
+  readonly writer: OutputWriter;
+  readonly metrics: ProcessorMetrics;
+  readonly maxLatenessMs: number;
+  readonly logger: Logger;
+  /** The quotes topic's end offsets, or 'timeout' when the lookup did not answer in time. */
+  readonly endOffsets: () => Promise<TopicOffset[] | 'timeout'>;
+  readonly endOffsetPollMs: number;
+  /** Live (wall-clock ticks): ticks wait until the backlog is read, so end offsets are asked for. */
+  readonly live: boolean;
+  readonly isStopping: () => boolean;
+  readonly isFailed: () => boolean;
+  /** A queued operation failed: the processor has failed. */
+  readonly onFail: (e: Error) => void;
+  /** The input to process (`finishAt`) is processed, every window closed, written and committed. */
+  readonly onEnd: () => void;
+}
+
+/**
+ * How long `step` may run before yielding to the event loop. step is synchronous and a quote can
+ * revalue hundreds of entities: every ~50 ms at the least, so consumer heartbeats, ticks and HTTP
+ * answers are never starved (a consumer that misses its session timeout is thrown out of its
+ * group). While chunks are being written, every ~4 ms: each InfluxDB answer and each Kafka
+ * acknowledgement waits for the next yield before a lane sends its next slice, so a long slice of
+ * stepping would stretch every write by that much (docs/processor.md, "Yielding").
+ */
+export const YIELD_AFTER_MS = { idle: 50, writing: 4 } as const;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class RuntimeLoop {
+  private state: ProcessorState;
+  private chain: Promise<void> = Promise.resolve();
+  private merger: EventMerger | null = null;
+  private endAt: TopicOffset[] | null = null;
+  private drainQueued = false;
+  private lastEndPoll = 0;
+  private events = 0;
+
+  constructor(private readonly o: RuntimeLoopOptions) {
+    this.state = initialState(o.params);
+  }
+
+  /** Queues a state change after every one queued before; a failure fails the processor. */
+  enqueue(fn: () => Promise<void> | void): Promise<void> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch((e: unknown) => this.o.onFail(e as Error));
+    return next;
+  }
+
+  /** Resolves once everything queued so far has run. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  /** The merger quotes are released from (set once the checkpoint is located). */
+  attach(merger: EventMerger): void {
+    this.merger = merger;
+  }
+
+  get eventsProcessed(): number {
+    return this.events;
+  }
+
+  /** The processor clock (null before the first quote or tick). */
+  get clockMs(): number | null {
+    return this.state.clockMs;
+  }
+
+  /** The alert statuses held, of these entities only when given. */
+  statuses(entities?: ReadonlySet<string>): AlertStateRecord[] {
+    const all = alertStates(this.state);
+    return entities === undefined ? all : all.filter((a) => entities.has(entityOfAlertKey(a.key) ?? ''));
+  }
+
+  /** A batch of quote records: buffered in the merger, then drained. */
+  push(records: readonly ConsumedRecord[]): Promise<void> {
+    return this.enqueue(async () => {
+      if (!this.merger) return;
+      this.merger.push(records);
+      await this.drain();
+    });
+  }
+
+  /** Queues a drain unless one is queued already (a timer calls it: a slow write must not pile them up). */
+  drive(): void {
+    if (this.o.isStopping() || this.drainQueued) return;
+    this.drainQueued = true;
+    void this.enqueue(() => {
+      this.drainQueued = false;
+      return this.drain();
+    });
+  }
+
+  /**
+   * A wall-clock tick, read when its turn in the queue comes. It moves the processor clock only once the quotes waiting in Kafka are
+   * read: during a backlog the data's own time leads, so a quote is never made late (or an index
+   * stale) by a tick that ran ahead of quotes not yet read.
+   */
+  tick(now: () => number): void {
+    if (this.o.isStopping()) return;
+    void this.enqueue(async () => {
+      const m = this.merger;
+      if (m && (m.bufferedCount > 0 || m.waitingOn().length > 0)) return;
+      await this.apply([{ kind: 'tick', ts: now() }]);
+    });
+  }
+
+  /** Finish once these quote offsets are processed, closing every window (a replay's end). */
+  finishAt(endOffsets: readonly TopicOffset[]): void {
+    this.endAt = [...endOffsets];
+  }
+
+  /** `finishAt`, then a drain: the input may be processed already. */
+  finishWhenReached(endOffsets: readonly TopicOffset[]): Promise<void> {
+    return this.enqueue(async () => {
+      this.finishAt(endOffsets);
+      await this.drain();
+    });
+  }
+
+  /**
+   * Applies events that carry no offsets (entities, ticks) and hands their outputs to the writer
+   * in `chunkOutputs` pieces, after the outputs of the quotes stepped before them. Call it from
+   * a queued operation.
+   */
+  async apply(events: readonly StepEvent[]): Promise<void> {
+    let outputs: StepOutput[] = [];
+    let sliceStart = performance.now();
+    for (const event of events) {
+      const r = step(this.state, event, this.o.params);
+      this.state = r.state;
+      for (const out of r.outputs) outputs.push(out);
+      if (outputs.length >= this.o.bounds.chunkOutputs) {
+        await this.o.writer.submit(outputs, [], null);
+        outputs = [];
+        sliceStart = performance.now();
+      } else if (performance.now() - sliceStart > this.yieldAfterMs()) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+    if (outputs.length > 0) await this.o.writer.submit(outputs, [], null);
+  }
+
+  /** Folds events whose outputs were written before (the look-back window of a restart): outputs discarded. */
+  async rebuild(events: readonly StepEvent[]): Promise<void> {
+    let sliceStart = performance.now();
+    for (const event of events) {
+      this.state = step(this.state, event, this.o.params).state;
+      if (performance.now() - sliceStart > YIELD_AFTER_MS.idle) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+  }
+
+  /** Completes the state with persisted statuses (checkpoint.ts `restoredState`); returns how many it took. */
+  restore(persisted: readonly AlertStateRecord[]): number {
+    const r = restoredState(this.state, persisted);
+    this.state = r.state;
+    return r.restored;
+  }
+
+  /** Releases what the watermark allows, steps it, writes it, commits. */
+  private async drain(): Promise<void> {
+    const m = this.merger;
+    if (!m || this.o.isFailed()) return;
+    // Ask for the end offsets while a partition may still hold data back: buffered records wait
+    // on it, a replay waits for its end, and live ticks wait until the backlog is read.
+    if ((m.bufferedCount > 0 || this.endAt || this.o.live) && m.waitingOn().length > 0) {
+      const now = Date.now();
+      if (now - this.lastEndPoll >= this.o.endOffsetPollMs) {
+        this.lastEndPoll = now;
+        const end = await this.o.endOffsets();
+        if (end !== 'timeout') m.markCaughtUp(end);
+      }
+    }
+    const released = m.release();
+    // Registered before any await: from here until their outputs are acknowledged, the released
+    // records hold the commits back (they left the merger's buffer, so its committable() no
+    // longer does).
+    const batch = this.o.writer.ledger.open(released.map((r) => r.record));
+    const { chunkQuotes, chunkOutputs } = this.o.bounds;
+    let outputs: StepOutput[] = [];
+    let quotes: Quote[] = [];
+    let chunkStart = 0;
+    let sliceStart = performance.now();
+    for (let j = 0; j < released.length; j++) {
+      const { record, lateByMs } = released[j];
+      const d = decodeQuote(record);
+      if (!d.ok) {
+        await this.o.writer.deadLetter(record, d.reason, DEAD_LETTER_STAGE.quotes);
+      } else {
+        if (lateByMs > this.o.maxLatenessMs) this.o.metrics.lateQuotes.inc();
+        const r = step(this.state, { kind: 'quote', quote: d.value }, this.o.params);
+        this.state = r.state;
+        for (const out of r.outputs) outputs.push(out);
+        quotes.push(d.value);
+        this.events++;
+      }
+      if (j + 1 === released.length || j + 1 - chunkStart >= chunkQuotes || outputs.length >= chunkOutputs) {
+        await this.o.writer.submit(outputs, quotes, batch.cut(j + 1));
+        outputs = [];
+        quotes = [];
+        chunkStart = j + 1;
+        sliceStart = performance.now();
+      } else if (performance.now() - sliceStart > this.yieldAfterMs()) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+    if (released.length === 0 && m.bufferedCount === 0) await this.o.writer.commit();
+    if (this.endAt && !this.o.isStopping()) await this.checkEnd(m);
+  }
+
+  /** At the end offsets to finish at: closes every window, waits for every write, commits, reports the end. */
+  private async checkEnd(m: EventMerger): Promise<void> {
+    if (!this.endAt) return;
+    const committable = new Map(m.committable().map((c) => [c.partition, BigInt(c.offset)]));
+    for (const e of this.endAt) {
+      if (BigInt(e.offset) === 0n) continue;
+      if ((committable.get(e.partition) ?? 0n) < BigInt(e.offset)) return;
+    }
+    if (m.bufferedCount > 0) return;
+    const f = flush(this.state, this.o.params);
+    this.state = f.state;
+    await this.o.writer.submit(f.outputs, [], null);
+    await this.o.writer.idle();
+    await this.o.writer.commit();
+    this.endAt = null;
+    this.o.logger.info({ events: this.events, alerts: this.o.writer.alertsWritten }, 'end of input reached');
+    this.o.onEnd();
+  }
+
+  private yieldAfterMs(): number {
+    return this.o.writer.inFlightCount > 0 ? YIELD_AFTER_MS.writing : YIELD_AFTER_MS.idle;
+  }
+}

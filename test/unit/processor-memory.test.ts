@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { MemoryBus } from '../../src/bus/memory-bus.ts';
+import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
+import { MemorySink } from '../../src/sink/memory-sink.ts';
+import { toPoints } from '../../src/sink/to-points.ts';
+import { Processor, type ProcessorOptions } from '../../src/processor/processor.ts';
+import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
+import type { AlertEvent, StepOutput } from '../../src/domain/step/step-types.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
+import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
+import { fold } from '../support/pipeline.ts';
+
+/**
+ * The runtime (loop, ownership, checkpoint, alert-state store, write path) on the in-memory bus and
+ * sink: fast checks that a run and a restarted run equal the in-memory fold of `step`. The same
+ * properties are checked on real Kafka and InfluxDB by the integration and fault tests.
+ */
+const silent = pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() }));
+const T0 = Date.parse('2025-10-01T00:00:00Z');
+const params = { ...defaultDomainParams(loadCatalog()), emitIntervalMs: 60_000 };
+const book = generateBook({ entities: 30, seed: 7 });
+// 200 ms of event time between quotes: 4,000 quotes span about 13 one-minute windows
+const quotes = generateQuotes({ seed: 7, count: 4_000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 3 });
+const names = topicNames('t.');
+const topics = { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter };
+
+async function newBus(): Promise<MemoryBus> {
+  const bus = new MemoryBus({ maxBatchRecords: 300 });
+  await bus.ensureTopics(topicSpecs('t.', { quotePartitions: 3, entityPartitions: 2 }));
+  await bus.publish(book.entities.map((e) => ({ topic: topics.entities, key: e.id, value: e, ts: T0 })));
+  return bus;
+}
+
+const publishQuotes = (bus: MemoryBus, qs: readonly Quote[]) => bus.publish(qs.map((q) => ({ topic: topics.quotes, key: q.instrument, value: q, ts: q.ts })));
+
+function processor(bus: MemoryBus, sink: MemorySink, over: Partial<ProcessorOptions> = {}): Processor {
+  return new Processor({
+    bus,
+    sink,
+    logger: silent,
+    params,
+    topics,
+    run: 'mem',
+    groupId: 'g',
+    instanceId: 'p0',
+    lookbackMs: 2 * 24 * 3600_000,
+    maxLatenessMs: 2_000,
+    startFrom: 'earliest',
+    // small chunks and slices, so that a run goes through many of them
+    write: { chunkQuotes: 37, chunkOutputs: 60, maxInFlight: 2, slicePoints: 150, sliceRecords: 7 },
+    ...over,
+  });
+}
+
+/** What InfluxDB (here the memory sink) holds after the fold's outputs. */
+function foldSink(outputs: readonly StepOutput[]): MemorySink {
+  const s = new MemorySink();
+  void s.write(outputs.flatMap((o) => toPoints(o, 'mem')));
+  return s;
+}
+
+const byTimeThenId = (a: AlertEvent, b: AlertEvent) => a.at - b.at || a.eventId.localeCompare(b.eventId);
+
+async function publishedAlerts(bus: MemoryBus): Promise<AlertEvent[]> {
+  return (await bus.readToEnd(topics.alerts)).map((r) => {
+    const { run: _r, v: _v, ...a } = JSON.parse(r.value?.toString('utf8') ?? '{}') as AlertEvent & { run: string; v: number };
+    return a;
+  });
+}
+
+const foldAlerts = (outputs: readonly StepOutput[]) => outputs.filter((o): o is Extract<StepOutput, { kind: 'alert' }> => o.kind === 'alert').map(({ kind: _k, ...a }) => a);
+
+async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('the processor on the in-memory bus', () => {
+  it('writes the points and publishes the alert events of the in-memory fold', async () => {
+    const bus = await newBus();
+    const sink = new MemorySink();
+    await publishQuotes(bus, quotes);
+    const expected = fold(params, book.entities, await bus.readToEnd(topics.quotes));
+    const p = processor(bus, sink, { untilEnd: true });
+    await p.start();
+    await p.done;
+    await p.stop();
+    expect(p.error).toBeNull();
+    expect(sink.points()).toEqual(foldSink(expected).points());
+    const alerts = foldAlerts(expected);
+    expect(alerts.length).toBeGreaterThan(0);
+    expect((await publishedAlerts(bus)).sort(byTimeThenId)).toEqual([...alerts].sort(byTimeThenId));
+    expect(p.stats()).toEqual({ events: quotes.length, alerts: alerts.length });
+  });
+
+  it('resumes after a stop from its checkpoint: rebuilt and restored, it fires nothing twice and misses nothing', async () => {
+    const bus = await newBus();
+    const sink = new MemorySink();
+    const half = 2_000;
+    await publishQuotes(bus, quotes.slice(0, half));
+    const first = processor(bus, sink);
+    await first.start();
+    const group = first.quoteGroupId;
+    const committedAll = async () => {
+      const end = await bus.endOffsets(topics.quotes);
+      const committed = await bus.committedOffsets(group, topics.quotes);
+      return end.every((e) => committed.find((c) => c.partition === e.partition)?.offset === e.offset);
+    };
+    await until('the first half committed', committedAll);
+    await first.stop();
+    expect(first.error).toBeNull();
+
+    await publishQuotes(bus, quotes.slice(half));
+    const second = processor(bus, sink, { untilEnd: true });
+    await second.start();
+    await second.done;
+    await second.stop();
+    expect(second.error).toBeNull();
+
+    const expected = fold(params, book.entities, await bus.readToEnd(topics.quotes));
+    expect(sink.points()).toEqual(foldSink(expected).points());
+    expect((await publishedAlerts(bus)).sort(byTimeThenId)).toEqual(foldAlerts(expected).sort(byTimeThenId));
+  });
+
+  it('dead-letters a quote that does not decode and commits past it', async () => {
+    const bus = await newBus();
+    const sink = new MemorySink();
+    await publishQuotes(bus, quotes.slice(0, 200));
+    await bus.publishRaw([{ topic: topics.quotes, key: 'BTC', value: 'not json', ts: quotes[199].ts, partition: 0 }]);
+    await publishQuotes(bus, quotes.slice(200, 400));
+    const p = processor(bus, sink, { untilEnd: true });
+    await p.start();
+    await p.done;
+    await p.stop();
+    const dead = await bus.readToEnd(topics.deadletter);
+    expect(dead.map((r) => (JSON.parse(r.value?.toString('utf8') ?? '{}') as { reason: string; stage: string })).map((d) => [d.reason, d.stage])).toEqual([['not JSON', 'quotes']]);
+    expect(sink.points('deadletter')).toHaveLength(1);
+    const end = await bus.endOffsets(topics.quotes);
+    expect(await bus.committedOffsets(p.quoteGroupId, topics.quotes)).toEqual(end);
+  });
+});

@@ -4,7 +4,9 @@ import { createLogger, type Logger } from '../logger.ts';
 import { pino } from 'pino';
 import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildParams, buildSink, buildTopics } from './wiring.ts';
-import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
+import type { Command } from 'commander';
+import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
+import { addConfigOption, integer, oneOf, positiveNumber, scenarioHelp, type CommandAction } from './options.ts';
 import { publishEntities } from './entities-publish.ts';
 import { Processor, type ProcessorTopics } from '../processor/processor.ts';
 import { startHttpServer } from '../server/http-server.ts';
@@ -29,12 +31,33 @@ import type { StreamRecord } from '../bus/stream-file.ts';
  */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs('run', argv, { ...configOption, mode: { type: 'string' }, 'for-seconds': { type: 'string' }, 'no-table': { type: 'boolean' } });
-  const config = await loadCommandConfig(values.config);
-  const mode = (values.mode ?? config.mode) as Config['mode'];
-  if (!['auto', 'live', 'demo'].includes(mode)) throw new MonitorError(`ccm run: --mode: must be auto, live or demo`, { code: ErrorCode.USAGE });
-  const showTable = !values['no-table'];
+const MODES = ['auto', 'live', 'demo'] as const satisfies readonly Config['mode'][];
+
+interface RunOptions {
+  readonly config?: string;
+  readonly mode?: Config['mode'];
+  readonly forSeconds?: number;
+  readonly table: boolean;
+  readonly scenario?: string;
+  readonly seed?: number;
+}
+
+export function define(cmd: Command): CommandAction {
+  addConfigOption(cmd)
+    .option('--mode <mode>', 'auto: live sources, the demo when none answers; live; demo (default: the config\'s mode, auto)', oneOf(MODES))
+    .option('--for-seconds <s>', 'stop after this many seconds (default: until Ctrl-C or SIGTERM)', positiveNumber)
+    .option('--no-table', 'no live table: logs only')
+    .option('--scenario <name>', "the demo's scenario (default demo.scenario: double_leverage; listed below)")
+    .option('--seed <n>', "the demo's seed (default demo.seed: 42)", integer)
+    .addHelpText('after', () => `\nWith no config: an in-memory bus and sink, the sample book of config/entities, and a live table.${scenarioHelp()}`);
+  return () => run(cmd.opts<RunOptions>());
+}
+
+async function run(values: RunOptions): Promise<number> {
+  const loaded = await loadCommandConfig(values.config);
+  const config: Config = { ...loaded, demo: { ...loaded.demo, scenario: values.scenario ?? loaded.demo.scenario, seed: values.seed ?? loaded.demo.seed } };
+  const mode = values.mode ?? config.mode;
+  const showTable = values.table;
   // With the table on stdout, the JSON logs go to stderr so the two do not mix.
   const logger = showTable ? createLogger({ stream: pino.destination(2) }) : createLogger();
   const log = logger.child({ component: 'run' });
@@ -48,7 +71,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   await sink.ensure();
   await bus.ensureTopics(specs);
   const terminated = onTerminate();
-  const deadline = values['for-seconds'] ? sleep(Number(values['for-seconds']) * 1000).then(() => 'time') : new Promise<string>(() => undefined);
+  const deadline = values.forSeconds !== undefined ? sleep(values.forSeconds * 1000).then(() => 'time') : new Promise<string>(() => undefined);
 
   let ingestor: Ingestor | null = null;
   let feedTimer: NodeJS.Timeout | null = null;

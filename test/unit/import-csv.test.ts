@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readStreamFile, type StreamRecord } from '../../src/bus/stream-file.ts';
 import { QuoteSchema, type Quote } from '../../src/domain/market/quote.ts';
 import { toCsvRows, toEventTimeMs, toImportRecords } from '../../src/ingest/import-csv.ts';
-import { main } from '../../src/cli/import-csv.ts';
+import { dispatch } from '../../src/cli/ccm.ts';
+
+const main = (argv: readonly string[]): Promise<number> => dispatch(['import-csv', ...argv]);
 
 // The shared market history is read where it lies (shared/data/README.md: never copied here).
 const data = (p: string): string => readFileSync(resolve(process.cwd(), '../shared/data', p), 'utf8');
@@ -176,7 +178,7 @@ describe('ccm import-csv', () => {
     err.mockRestore();
     expect(lines[0]).toBe(`${csv}: line 2: close: 'abc' must be a positive number`);
     expect(lines[1]).toMatch(/missing\.csv: cannot be read \(ENOENT\)/);
-    expect(lines[2]).toMatch(/--instrument, --file and --out are required/);
+    expect(lines).toContainEqual("ccm import-csv: required option '--file <csv>' not specified");
     expect(lines.join('\n')).not.toMatch(/\n\s+at /);
   });
 });

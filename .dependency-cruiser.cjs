@@ -1,4 +1,4 @@
-/** Dependency rules (ARCHITECTURE.md "Layout"): the core is pure, the processor runs lean. */
+/** Dependency rules (ARCHITECTURE.md "Layout", docs/architecture.md): the core is pure, the processor runs lean, one loop steps. */
 module.exports = {
   forbidden: [
     {
@@ -21,6 +21,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/cli/process\\.ts$' },
       to: { path: 'node_modules/ccxt', reachable: true },
+    },
+    {
+      name: 'one-caller-of-step',
+      comment: 'the runtime loop is the only caller of step and flush (docs/processor.md); checkpoint.ts reads and restores alert statuses',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/domain/', '^src/processor/(runtime-loop|checkpoint)\\.ts$'] },
+      to: { path: '^src/domain/(step/step|index)\\.ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'components-return-never-call-back',
+      comment: 'the processor components return events and records; only processor.ts drives the runtime loop',
+      severity: 'error',
+      from: { path: '^src/processor/', pathNot: '^src/processor/processor\\.ts$' },
+      to: { path: '^src/processor/(runtime-loop|processor)\\.ts$' },
     },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],

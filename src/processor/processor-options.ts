@@ -1,4 +1,4 @@
-import type { Bus, TopicOffset } from '../bus/bus.ts';
+import type { LogReader, Publisher, Subscriber, TopicOffset } from '../bus/bus.ts';
 import type { Sink } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
@@ -15,8 +15,11 @@ export interface ProcessorTopics {
   readonly deadletter: string;
 }
 
+/** The ports of the Bus a processor uses: its two groups, its outputs, and reads outside the groups (restart, handover). */
+export type ProcessorBus = Publisher & Subscriber & LogReader;
+
 export interface ProcessorOptions {
-  readonly bus: Bus;
+  readonly bus: ProcessorBus;
   readonly sink: Sink;
   readonly logger: Logger;
   readonly params: DomainParams;

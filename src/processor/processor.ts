@@ -11,7 +11,7 @@ import { DRIVE_INTERVAL_MS, END_OFFSET_POLL_MS, END_OFFSET_TIMEOUT_MS, LAG_INTER
 import { RetryPolicy } from './retry-policy.ts';
 import { RuntimeLoop } from './runtime-loop.ts';
 
-export { WRITE_DEFAULTS, type ProcessorOptions, type ProcessorTopics, type WriteBounds } from './processor-options.ts';
+export { WRITE_DEFAULTS, type ProcessorBus, type ProcessorOptions, type ProcessorTopics, type WriteBounds } from './processor-options.ts';
 
 /**
  * The stream processor (ARCHITECTURE.md "Processor runtime rules"; how the pieces fit:

@@ -148,14 +148,16 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const topicExists = await bus_has(o.bus, t.quotes);
   const exists = topicExists || (await o.sink.listRuns()).includes(o.run);
   if (exists && !o.replace) throw new MonitorError(`run '${o.run}' exists: choose another name, or --replace to delete it first`, { code: ErrorCode.RUN_EXISTS });
+
+  // First pass, before anything is deleted or created (a bad input file leaves the old run as it
+  // was): the input's cadence per instrument, and the count for the progress bar.
+  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
+  log.info({ records: total }, 'input read');
+
   // --replace deletes the run's series and starts after the old input on the run's topics: a topic
   // deleted and re-created at once under the same name is not reliably served again by Kafka.
   if (exists) await o.sink.deleteRun(o.run);
   const startAt = topicExists ? await o.bus.endOffsets(t.quotes) : undefined;
-
-  // First pass: the input's cadence per instrument (and the count, for the progress bar).
-  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
-  log.info({ records: total }, 'input read');
 
   const base = topicSpecs(o.topicPrefix, { quotePartitions: 1, entityPartitions: 1 }).filter((s) => s.topic !== names.quotes && s.topic !== names.entities && s.topic !== names.history);
   await o.bus.ensureTopics([...base, { topic: t.quotes, partitions: 1, retentionMs: null }, { topic: t.entities, partitions: 1, compacted: true, retentionMs: null }]);

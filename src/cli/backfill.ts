@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { loadCommandConfig } from './common.ts';
 import { addConfigOption, isoTime, type CommandAction } from './options.ts';
 import { progressBar } from './progress.ts';
+import { assertWritableFile } from './output-paths.ts';
 
 /**
  * `ccm backfill --exchange NAME --symbols BTC/USDT,ETH/USDT --from ISO --to ISO --timeframe 1h (--out FILE | --kafka) [--config FILE]`
@@ -52,6 +53,7 @@ async function backfillCommand(values: BackfillOptions): Promise<number> {
   if (toMs <= fromMs) throw usage('--to must be after --from');
   const symbols = values.symbols.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (symbols.length === 0) throw usage('--symbols: give at least one symbol');
+  if (values.out !== undefined) await assertWritableFile(values.out);
 
   const config = await loadCommandConfig(values.config);
   if (values.kafka && !config.kafka.enabled) throw new MonitorError('ccm backfill: --kafka: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml)', { code: ErrorCode.USAGE });

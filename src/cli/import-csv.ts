@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { isMonitorError } from '../domain/errors.ts';
 import { loadCatalog } from '../config/load-sheets.ts';
 import { resolveModel, type Catalog } from '../domain/sheet/catalog.ts';
-import { CRYPTO, parseInstrument, rentalId, resaleId } from '../domain/market/instruments.ts';
+import { CRYPTO, rentalId, resaleId } from '../domain/market/instruments.ts';
+import { assertWritableFile } from './output-paths.ts';
 import { collect, finiteNumber, type CommandAction } from './options.ts';
 import { writeStreamFile } from '../bus/stream-file.ts';
 import { toCsvFilter, toImportRecords, type CsvFilter } from '../ingest/import-csv.ts';
@@ -55,19 +56,28 @@ export function knownInstruments(catalog: Catalog): string[] {
 export function unknownInstrumentReason(id: string, catalog: Catalog): string | null {
   const known = knownInstruments(catalog);
   if (known.includes(id)) return null;
-  const parsed = parseInstrument(id);
-  let hint = '';
-  if (parsed !== null && (parsed.kind === 'rental' || parsed.kind === 'resale')) {
-    const model = resolveModel(catalog, parsed.model);
-    const suggestion = model === null ? null : parsed.kind === 'rental' ? rentalId(model) : resaleId(model);
-    if (suggestion !== null && known.includes(suggestion)) hint = ` (did you mean ${suggestion}?)`;
-  }
+  const suggestion = nearestInstrument(id, catalog, known);
+  const hint = suggestion === null ? '' : ` (did you mean ${suggestion}?)`;
   return `--instrument: '${id}' is not a known instrument${hint}; known: ${known.join(', ')}`;
+}
+
+/** The known id a mistyped one most likely means: another case, or a model spelled as a source spells it. */
+function nearestInstrument(id: string, catalog: Catalog, known: readonly string[]): string | null {
+  const sameLetters = known.find((k) => k.toLowerCase() === id.toLowerCase());
+  if (sameLetters !== undefined) return sameLetters;
+  const i = id.indexOf(':');
+  if (i < 0) return null;
+  const model = resolveModel(catalog, id.slice(i + 1));
+  if (model === null) return null;
+  const prefix = id.slice(0, i).toLowerCase();
+  const candidate = prefix === 'rental' ? rentalId(model) : prefix === 'resale' ? resaleId(model) : null;
+  return candidate !== null && known.includes(candidate) ? candidate : null;
 }
 
 async function importCsv(values: ImportCsvCliOptions): Promise<number> {
   const { instrument, file, out } = values;
   const catalog = await loadCatalog(values.catalog);
+  await assertWritableFile(out);
   const refused = unknownInstrumentReason(instrument, catalog);
   if (refused !== null) {
     console.error(`import-csv: ${refused}`);

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadCommandConfig } from './common.ts';
 import { addConfigOption, isoTime, type CommandAction } from './options.ts';
+import { assertWritableFile } from './output-paths.ts';
 import { influxFor, marketSnapshot } from '../replay/market-snapshot.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 
@@ -22,6 +23,7 @@ export function define(cmd: Command): CommandAction {
 }
 
 async function snapshot(values: SnapshotOptions): Promise<number> {
+  await assertWritableFile(values.out);
   const config = await loadCommandConfig(values.config);
   if (!config.influx.enabled) throw new MonitorError('ccm market snapshot: InfluxDB is not configured (set CCM_INFLUX_URL or use --config config/local.yaml)', { code: ErrorCode.USAGE });
   const snap = await marketSnapshot(influxFor(config.influx), values.run, values.at);

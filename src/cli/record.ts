@@ -3,6 +3,7 @@ import { buildBus, buildTopics } from './wiring.ts';
 import type { Command } from 'commander';
 import { loadCommandConfig } from './common.ts';
 import { addConfigOption, isoTime, type CommandAction } from './options.ts';
+import { assertWritableDir } from './output-paths.ts';
 import { recordQuotes } from '../replay/record.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 
@@ -23,6 +24,7 @@ export function define(cmd: Command): CommandAction {
 }
 
 async function record(values: RecordOptions): Promise<number> {
+  await assertWritableDir(values.out);
   const config = await loadCommandConfig(values.config);
   if (!config.kafka.enabled) throw new MonitorError('ccm record: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml)', { code: ErrorCode.USAGE });
   const bus = buildBus(config, createLogger());

@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import { createLogger } from '../logger.ts';
 import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildParams, buildSink } from './wiring.ts';
@@ -7,6 +8,7 @@ import { loadCommandConfig } from './common.ts';
 import { addConfigOption, isoTime, positiveInteger, positiveNumber, type CommandAction } from './options.ts';
 import { RUN_NAME_RE, replay } from '../replay/replay.ts';
 import { progressBar } from './progress.ts';
+import { assertWritableFile } from './output-paths.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 
 /**
@@ -57,6 +59,9 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
   if (values.kafka && (values.from === undefined || values.to === undefined)) throw usage('--kafka needs --from ISO and --to ISO');
   if (values.speed !== undefined && values.max) throw usage('--speed and --max exclude each other');
   const speed = values.speed;
+  // every input file readable before any service is touched (`file: reason`, exit 2)
+  for (const f of values.file ?? []) await access(f, constants.R_OK);
+  if (values.report !== undefined) await assertWritableFile(values.report);
   const config = await loadCommandConfig(values.config);
   const { entities, problems } = await loadSheets(values.entities ?? config.entities);
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });

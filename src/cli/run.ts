@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { createLogger, type Logger } from '../logger.ts';
 import { pino } from 'pino';
 import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
@@ -7,19 +5,20 @@ import { buildBus, buildParams, buildSink, buildTopics } from './wiring.ts';
 import type { Command } from 'commander';
 import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
 import { addConfigOption, integer, oneOf, positiveNumber, scenarioHelp, type CommandAction } from './options.ts';
-import { publishEntities } from './entities-publish.ts';
+import { publishEntities } from '../bus/publish-entities.ts';
 import { Processor, type ProcessorTopics } from '../processor/processor.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { LiveTable } from './live-table.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import type { Config } from '../config/config-schema.ts';
-import type { Bus, ProduceRecord } from '../bus/bus.ts';
+import type { Bus } from '../bus/bus.ts';
 import { toFeedPoints, type Ingestor } from '../ingest/index.ts';
 import { buildIngestor } from './ingest-wiring.ts';
 import { simulateQuotes } from '../ingest/simulate/simulate-quotes.ts';
-import { ScenariosFileSchema } from '../ingest/simulate/scenario-schema.ts';
+import { loadScenariosFile } from '../ingest/simulate/load-scenarios.ts';
+import { startPacedPublisher } from '../replay/paced-publisher.ts';
 import { replayTopics } from '../replay/replay.ts';
-import type { StreamRecord } from '../bus/stream-file.ts';
+import { replayEntitiesTopicSpec, replayTopicSpec } from '../bus/topics.ts';
 
 /**
  * `ccm run [--config FILE] [--mode auto|live|demo] [--for-seconds N] [--no-table]`: ingest, bus,
@@ -101,10 +100,7 @@ async function run(values: RunOptions): Promise<number> {
   if (!ingestor) {
     run = 'demo';
     const t = replayTopics(config.kafka.topicPrefix, 'demo');
-    await bus.ensureTopics([
-      { topic: t.quotes, partitions: 1, retentionMs: null },
-      { topic: t.entities, partitions: 1, compacted: true, retentionMs: null },
-    ]);
+    await bus.ensureTopics([replayTopicSpec(config.kafka.topicPrefix, 'demo'), replayEntitiesTopicSpec(config.kafka.topicPrefix, 'demo')]);
     topics = { ...topics, quotes: t.quotes, entities: t.entities };
     simulated = await startSimulator(config, bus, t.quotes, log);
     const hours = config.demo.speed / 3600;
@@ -165,47 +161,23 @@ async function run(values: RunOptions): Promise<number> {
 
 /** Publishes the simulated stream on an accelerated clock: market time = from + wall elapsed x speed. */
 async function startSimulator(config: Config, bus: Bus, topic: string, log: Logger): Promise<{ stop(): void; now(): number }> {
-  let raw: unknown;
-  try {
-    raw = parseYaml(await readFile(config.scenarios, 'utf8'));
-  } catch (cause) {
-    throw new MonitorError(`${config.scenarios}: (file): cannot be read (${(cause as Error).message})`, { code: ErrorCode.CONFIG_INVALID, cause });
-  }
-  const parsed = ScenariosFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new MonitorError(`${config.scenarios}: ${i?.path.join('.')}: ${i?.message}`, { code: ErrorCode.CONFIG_INVALID });
+  const file = await loadScenariosFile(config.scenarios);
+  if (!(config.demo.scenario in file.scenarios)) {
+    throw new MonitorError(`${config.scenarios}: scenarios.${config.demo.scenario}: no such scenario (known: ${Object.keys(file.scenarios).join(', ')})`, { code: ErrorCode.USAGE });
   }
   const fromMs = Date.parse(config.demo.from);
-  const wall0 = Date.now();
-  const now = () => fromMs + (Date.now() - wall0) * config.demo.speed;
-  const it: Iterator<StreamRecord> = simulateQuotes({ file: parsed.data, scenario: config.demo.scenario, seed: config.demo.seed, fromMs })[Symbol.iterator]();
-  let pending: StreamRecord | null = null;
-  let stopped = false;
-  const pump = async () => {
-    while (!stopped) {
-      const batch: ProduceRecord[] = [];
-      const until = now();
-      for (;;) {
-        if (!pending) {
-          const n = it.next();
-          if (n.done) break;
-          pending = n.value;
-        }
-        if (pending.ts > until || batch.length >= 5000) break;
-        batch.push({ topic, key: pending.key, value: pending.value, ts: pending.ts, partition: 0 });
-        pending = null;
-      }
-      if (batch.length > 0) await bus.publish(batch).catch((err: unknown) => log.warn({ err }, 'simulated quotes not published'));
-      await sleep(100);
-    }
-  };
-  void pump();
-  return {
-    stop: () => {
-      stopped = true;
+  const publisher = startPacedPublisher({
+    bus,
+    topic,
+    partition: 0,
+    records: simulateQuotes({ file, scenario: config.demo.scenario, seed: config.demo.seed, fromMs }),
+    speed: config.demo.speed,
+    originTs: fromMs,
+    onPublishError: (err) => {
+      log.warn({ err }, 'simulated quotes not published');
+      return 'continue';
     },
-    now,
-  };
+  });
+  publisher.done.catch((err: unknown) => log.error({ err }, 'the simulator stopped'));
+  return { stop: () => publisher.stop(), now: () => publisher.eventNow() };
 }
-

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { writeStreamFile } from '../bus/stream-file.ts';
 import { DEFAULT_SCENARIOS_PATH, loadScenariosFile, simulateQuotes } from '../ingest/simulate/index.ts';
+import { assertWritableFile } from './output-paths.ts';
 import { integer, isoTime, positiveNumber, scenarioHelp, type CommandAction } from './options.ts';
 
 /**
@@ -35,6 +36,7 @@ export function define(cmd: Command): CommandAction {
 
 async function simulate(values: SimulateOptions): Promise<number> {
   const { seed, from: fromMs, days } = values;
+  await assertWritableFile(values.out);
   const file = await loadScenariosFile(values.scenarios);
   if (!(values.scenario in file.scenarios)) {
     console.error(`${values.scenarios}: scenarios.${values.scenario}: no such scenario (known: ${Object.keys(file.scenarios).join(', ')})`);

@@ -96,6 +96,36 @@ describe('the ccm command line', () => {
     expect(stdout).toMatch(/replay two-files: 384 events \(2025-10-01T00:00:00\.000Z \.\. 2025-10-02T23:\d\d:00\.000Z\)/);
   });
 
+  it('refuses a missing input and an output it cannot write with one line and exit 2, before doing any work', async () => {
+    vi.stubEnv('CCM_KAFKA_BROKERS', '');
+    vi.stubEnv('CCM_INFLUX_URL', '');
+    const dir = await mkdtemp(join(tmpdir(), 'ccm-cli-'));
+    const oneLine = (r: { code: number; stderr: string }, line: string) => {
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n')).toEqual([line]);
+    };
+    oneLine(await ccm(['simulate', '--scenario', 'calm', '--out', join(dir, 'no/such/dir/x.gz')]), `${join(dir, 'no/such/dir/x.gz')}: no such directory: ${join(dir, 'no/such/dir')}`);
+    oneLine(await ccm(['simulate', '--scenario', 'calm', '--out', dir]), `${dir}: is a directory, a file was expected`);
+    oneLine(await ccm(['replay', '--run', 'x', '--file', join(dir, 'missing.ndjson.gz')]), `${join(dir, 'missing.ndjson.gz')}: no such file or directory`);
+    const input = join(dir, 'in.ndjson.gz');
+    expect((await ccm(['simulate', '--scenario', 'calm', '--days', '1', '--out', input])).code).toBe(0);
+    oneLine(await ccm(['replay', '--run', 'x', '--file', input, '--report', join(dir, 'gone/r.json')]), `${join(dir, 'gone/r.json')}: no such directory: ${join(dir, 'gone')}`);
+    await writeFile(join(dir, 'plain'), 'x');
+    oneLine(await ccm(['record', '--out', join(dir, 'plain/days')]), `${join(dir, 'plain/days')}: ${join(dir, 'plain')} is not a directory`);
+  });
+
+  it('reads a stream file by its bytes: a gzip file named .ndjson replays', async () => {
+    vi.stubEnv('CCM_KAFKA_BROKERS', '');
+    vi.stubEnv('CCM_INFLUX_URL', '');
+    vi.stubEnv('CCM_LOG_LEVEL', 'silent');
+    const dir = await mkdtemp(join(tmpdir(), 'ccm-cli-'));
+    const file = join(dir, 'calm.ndjson');
+    expect((await ccm(['simulate', '--scenario', 'calm', '--days', '1', '--cadence-s', '3600', '--out', file])).code).toBe(0);
+    const r = await ccm(['replay', '--run', 'by-bytes', '--file', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/replay by-bytes: 192 events/);
+  });
+
   it('lists every scenario of the scenarios file in the help of simulate and run', async () => {
     const names = Object.keys((parseYaml(await readFile('config/scenarios.yaml', 'utf8')) as { scenarios: Record<string, unknown> }).scenarios);
     expect(names.length).toBeGreaterThanOrEqual(5);

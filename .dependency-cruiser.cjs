@@ -36,7 +36,13 @@ module.exports = {
       from: { path: '^src/processor/', pathNot: '^src/processor/processor\\.ts$' },
       to: { path: '^src/processor/(runtime-loop|processor)\\.ts$' },
     },
-    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'no-circular',
+      comment: 'no import cycles; a cycle closed only by a type-only import (erased at runtime: defaults.ts takes the types of params.ts, which re-exports its defaults) is allowed',
+      severity: 'error',
+      from: {},
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

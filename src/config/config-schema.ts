@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IngestConfigSchema } from './ingest-schema.ts';
+import { DOMAIN_DEFAULTS, NEXT_GENERATION_STEPS } from '../domain/defaults.ts';
 
 /**
  * The one config schema (STYLE.md 15), validated once at startup. Layers: config/default.yaml (the
@@ -79,14 +80,14 @@ export const ConfigSchema = z.strictObject({
       maxLatenessMs: z.number().int().nonnegative().default(2000),
       /** Look-back window replayed on restart (at least the largest staleAfter). */
       lookbackMs: z.number().int().positive().default(2 * 24 * 3600 * 1000),
-      emitIntervalMs: z.number().int().positive().default(60_000),
+      emitIntervalMs: z.number().int().positive().default(DOMAIN_DEFAULTS.emitIntervalMs),
     })
     .prefault({}),
   domain: z
     .strictObject({
-      cryptoHaircut: z.number().min(0).lt(1).default(0.05),
-      rentalDeflation: z.number().min(0).lt(1).default(0.3),
-      defaultDepreciation: z.number().min(0).lt(1).default(0.3),
+      cryptoHaircut: z.number().min(0).lt(1).default(DOMAIN_DEFAULTS.cryptoHaircut),
+      rentalDeflation: z.number().min(0).lt(1).default(DOMAIN_DEFAULTS.rentalDeflation),
+      defaultDepreciation: z.number().min(0).lt(1).default(DOMAIN_DEFAULTS.defaultDepreciation),
       defaultLiquidity: z
         .strictObject({
           depthPerMonth: z.number().positive(),
@@ -94,16 +95,16 @@ export const ConfigSchema = z.strictObject({
           k: z.number().min(0).max(1),
           hmax: z.number().min(0).max(1),
         })
-        .default({ depthPerMonth: 8000, h0: 0.1, k: 0.05, hmax: 0.8 }),
-      hysteresis: z.number().min(0).lt(1).default(0.02),
-      defaultCureHours: z.number().positive().default(72),
+        .default({ ...DOMAIN_DEFAULTS.defaultLiquidity }),
+      hysteresis: z.number().min(0).lt(1).default(DOMAIN_DEFAULTS.hysteresis),
+      defaultCureHours: z.number().positive().default(DOMAIN_DEFAULTS.defaultCureHours),
       /** Index rules by instrument id, `kind:<crypto|rental|resale|hashprice>` or `default`. */
       index: z.record(z.string(), indexRule).default({}),
       /** Extra stress scenarios beside the defaults of DOMAIN.md (a same-named one replaces it). */
       scenarios: z.array(scenario).default([]),
       nextGeneration: z
         .strictObject({ resaleStep: z.number().min(-1).max(0), rentalStep: z.number().min(-1).max(0) })
-        .default({ resaleStep: -0.3, rentalStep: -0.2 }),
+        .default({ ...NEXT_GENERATION_STEPS }),
     })
     .prefault({}),
   http: z

@@ -2,7 +2,7 @@ import type { Catalog } from './sheet/catalog.ts';
 
 /**
  * Parameters of the pure core that come from config (src/config builds them once).
- * Defaults are those of shared/DOMAIN.md; see docs/valuation.md for the ones it leaves open.
+ * Their defaults are in defaults.ts (shared/DOMAIN.md's; docs/valuation.md for the ones it leaves open).
  */
 export interface IndexRule {
   /** Max age (ms, against the processor clock) of a source's latest quote to count as fresh. */
@@ -43,9 +43,4 @@ export interface DomainParams {
   readonly defaultCureHours: number;
 }
 
-export const DEFAULT_SCENARIOS: readonly Scenario[] = [
-  { name: 'crypto_crash', crypto: -0.5, rental: 0, gpuResale: 0, asicResale: -0.5, hashprice: -0.5 },
-  { name: 'compute_glut', crypto: 0, rental: -0.35, gpuResale: -0.4, asicResale: 0, hashprice: 0 },
-  { name: 'double_leverage', crypto: -0.5, rental: -0.35, gpuResale: -0.4, asicResale: -0.5, hashprice: -0.5 },
-  { name: 'next_generation', crypto: 0, rental: -0.2, gpuResale: -0.3, asicResale: 0, hashprice: 0, olderGenerationsOnly: true },
-];
+export { DEFAULT_SCENARIOS } from './defaults.ts';

@@ -1,6 +1,7 @@
 import type { Market } from './market.ts';
 import type { DomainParams, IndexRule } from '../params.ts';
 import { parseInstrument } from './instruments.ts';
+import { FALLBACK_INDEX_RULE } from '../defaults.ts';
 
 /**
  * The market index per instrument (shared/DOMAIN.md "Market state"):
@@ -19,8 +20,7 @@ import { parseInstrument } from './instruments.ts';
  * sources are visited in sorted order, never in Map insertion order.
  */
 
-/** Used when params.indexRules has neither the id, its `kind:<kind>` nor `default`. */
-export const FALLBACK_INDEX_RULE: IndexRule = { staleAfterMs: 86_400_000, maxDeviation: 0.2, minSources: 1 };
+export { FALLBACK_INDEX_RULE };
 
 /** The rule of an instrument: exact id first, then `kind:<kind>`, then `default`, then the fallback. */
 export function indexRuleFor(params: Pick<DomainParams, 'indexRules'>, instrument: string): IndexRule {

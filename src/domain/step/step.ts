@@ -14,6 +14,7 @@ import { exposureOf, valueEntity } from '../valuation/valuation.ts';
 import { entityExposure } from '../valuation/portfolio.ts';
 import { decodeAlertKey, encodeAlertKey, ENTITY_FACILITY } from '../alerts/alert-key.ts';
 import { windowStartOf } from '../window.ts';
+import { EXPOSURE_REFRESH_MS } from '../defaults.ts';
 
 /**
  * The processor's pure heart (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"):
@@ -379,13 +380,7 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
   w.removed.clear();
 }
 
-/**
- * Every hourly bucket (event time) of `exposure` holds a contribution of every entity of the book:
- * the boards sum the entities' last contributions per bucket (an InfluxQL subquery cannot carry a
- * series forward into a bucket where it has no point), so the first window close of each hour
- * writes every entity held, revalued or not.
- */
-export const EXPOSURE_REFRESH_MS = 3_600_000;
+export { EXPOSURE_REFRESH_MS };
 
 /** The window's `exposure` outputs (see the header): contributions, ended contributions as zeros. */
 function closeExposure(state: ProcessorState, ws: number, params: DomainParams, out: StepOutput[]): void {

@@ -1,7 +1,6 @@
 import type { Catalog, CatalogModel } from '../sheet/catalog.ts';
 import type { Market } from '../market/market.ts';
 import type { DomainParams, Scenario } from '../params.ts';
-import { DEFAULT_SCENARIOS } from '../params.ts';
 import type { Covenants, Facility, FleetItem, SheetVersion } from '../sheet/sheet.ts';
 import type { FacilityValuation, FleetItemValuation, LtvStatus, StressFacility, StressResult, Valuation } from './valuation-types.ts';
 import type { CivilInstant } from '../calendar.ts';
@@ -34,29 +33,8 @@ import { isOlderGpuGeneration, newestGpuGeneration } from './stress.ts';
 
 const MS_PER_REVENUE_MONTH = DAYS_PER_REVENUE_MONTH * MS_PER_DAY;
 
-/** DOMAIN.md defaults, and the index rules of docs/valuation.md. */
-export function defaultDomainParams(catalog: Catalog): DomainParams {
-  const minute = 60_000;
-  const day = 24 * 60 * minute;
-  return {
-    catalog,
-    cryptoHaircut: 0.05,
-    rentalDeflation: 0.3,
-    defaultDepreciation: 0.3,
-    defaultLiquidity: { depthPerMonth: 8000, h0: 0.1, k: 0.05, hmax: 0.8 },
-    hysteresis: 0.02,
-    scenarios: DEFAULT_SCENARIOS,
-    indexRules: {
-      'kind:crypto': { staleAfterMs: 5 * minute, maxDeviation: 0.05, minSources: 1 },
-      'kind:rental': { staleAfterMs: 2 * day, maxDeviation: 0.25, minSources: 1 },
-      'kind:resale': { staleAfterMs: 2 * day, maxDeviation: 0.25, minSources: 1 },
-      'kind:hashprice': { staleAfterMs: day, maxDeviation: 0.25, minSources: 1 },
-      default: { staleAfterMs: day, maxDeviation: 0.25, minSources: 1 },
-    },
-    emitIntervalMs: 60_000,
-    defaultCureHours: 72,
-  };
-}
+/** The params of the domain-wide defaults (src/domain/defaults.ts, where they live). */
+export { defaultDomainParams } from '../defaults.ts';
 
 /** An index value, or undefined when the market lacks it (a missing index is absent, never 0). */
 const indexOf = (rec: Readonly<Record<string, number>>, key: string): number | undefined => {

@@ -65,6 +65,8 @@ export class OutputWriter {
       toRecord: (out) => o.records.of(out),
       publish: o.publishOutputs ? (records) => retry.run(WRITE_WHAT.publish, () => publisher.publish(records)) : null,
       alertLane: isAlertLaneOutput,
+      lightOutputs: bounds.lightChunkOutputs,
+      maxLightInFlight: bounds.maxLightInFlight,
       onError: o.onError,
     });
   }

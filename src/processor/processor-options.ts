@@ -61,9 +61,25 @@ export interface WriteBounds {
   readonly slicePoints: number;
   /** Records per publish of the output topics. */
   readonly sliceRecords: number;
+  /**
+   * A chunk with at most this many points-and-records outputs (alerts and index changes aside) is
+   * light: live, the few quotes of a drain. Light chunks are bounded apart (`maxLightInFlight`),
+   * so they, and their alerts, go on while a window close's points are written.
+   */
+  readonly lightChunkOutputs: number;
+  /** Light chunks written concurrently, at most, beside the `maxInFlight` others. */
+  readonly maxLightInFlight: number;
 }
 
-export const WRITE_DEFAULTS: WriteBounds = { chunkQuotes: 500, chunkOutputs: 2_000, maxInFlight: 2, slicePoints: 5_000, sliceRecords: 500 };
+export const WRITE_DEFAULTS: WriteBounds = {
+  chunkQuotes: 500,
+  chunkOutputs: 2_000,
+  maxInFlight: 2,
+  slicePoints: 5_000,
+  sliceRecords: 500,
+  lightChunkOutputs: 100,
+  maxLightInFlight: 16,
+};
 
 /** How often a drain is queued while quotes wait in the merger (a batch handler drains too). */
 export const DRIVE_INTERVAL_MS = 100;

@@ -18,9 +18,10 @@ import type { Point } from '../sink/sink.ts';
  * is written after the earlier one. A chunk is acknowledged once all its lanes have written all of
  * it and every earlier chunk is acknowledged; `onAcked` callbacks run in submission order (the
  * processor commits there), so an alert written early commits nothing early. At most
- * `maxInFlight` chunks are submitted and not yet acknowledged: `submit` waits for the oldest
+ * `maxInFlight` chunks are submitted and not yet acknowledged, and beside them at most
+ * `maxLightInFlight` light ones (few bulk outputs): `submit` waits for the oldest of its weight
  * beforehand, which is the back-pressure (the processor steps no further, so the consumer fetches
- * no more).
+ * no more) and the bound on the outputs held.
  *
  * The first failure (a write that gave up, a failing `onAcked`) fails the pipeline for good: the
  * failed chunk and every later one are never acknowledged, `submit` and `idle` throw it.
@@ -41,6 +42,15 @@ export interface WritePipelineOptions {
   readonly publish: ((records: readonly ProduceRecord[]) => Promise<void>) | null;
   /** The outputs that go on the alert lanes (default: none, every output on the bulk lanes). */
   readonly alertLane?: (out: StepOutput) => boolean;
+  /**
+   * A chunk with at most this many outputs on the bulk lanes is light (default: none is). Light
+   * chunks do not count toward `maxInFlight` but toward `maxLightInFlight`: live, the few quotes a
+   * drain steps while a window close is written are submitted, and their alerts written, instead
+   * of waiting for the close's points.
+   */
+  readonly lightOutputs?: number;
+  /** Light chunks submitted and not yet acknowledged, at most (default 0). */
+  readonly maxLightInFlight?: number;
   /** Called once, with the first failure. */
   readonly onError?: (e: Error) => void;
 }
@@ -51,6 +61,7 @@ const ALERT = { sink: 'alertSink', publish: 'alertPublish' } as const;
 interface InFlight {
   /** Settles (never rejects) once the chunk is acknowledged or has failed, after leaving `inFlight`. */
   readonly settled: Promise<void>;
+  readonly light: boolean;
 }
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
@@ -61,6 +72,7 @@ export type Lane = 'sink' | 'publish' | 'alertSink' | 'alertPublish';
 export class WritePipeline {
   private readonly lanes: Record<Lane, Promise<void>> = { sink: Promise.resolve(), publish: Promise.resolve(), alertSink: Promise.resolve(), alertPublish: Promise.resolve() };
   private acked: Promise<void> = Promise.resolve();
+  private submitting: Promise<void> = Promise.resolve();
   private readonly inFlight: InFlight[] = [];
   private error: Error | null = null;
   private submitted = 0;
@@ -87,12 +99,20 @@ export class WritePipeline {
    * Starts writing a chunk once fewer than `maxInFlight` are in flight; resolves when it is started
    * (not written). `onAcked` runs once it and every earlier chunk are written.
    */
-  async submit(outputs: readonly StepOutput[], onAcked: () => Promise<void> | void): Promise<void> {
-    while (this.inFlight.length >= this.o.maxInFlight && this.error === null) await this.inFlight[0].settled;
+  submit(outputs: readonly StepOutput[], onAcked: () => Promise<void> | void): Promise<void> {
+    // chunks start in the order they were submitted, whichever bound each waits on
+    const turn = this.submitting.then(() => this.start(outputs, onAcked));
+    this.submitting = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async start(outputs: readonly StepOutput[], onAcked: () => Promise<void> | void): Promise<void> {
+    const { bulk, alerts } = this.split(outputs);
+    const light = bulk.length <= (this.o.lightOutputs ?? -1) && (this.o.maxLightInFlight ?? 0) > 0;
+    for (let oldest = this.oldestBlocking(light); oldest !== undefined && this.error === null; oldest = this.oldestBlocking(light)) await oldest.settled;
     if (this.error) throw this.error;
     this.submitted++;
     const written: Array<Promise<void>> = [];
-    const { bulk, alerts } = this.split(outputs);
     for (const [lanes, outs] of [[BULK, bulk], [ALERT, alerts]] as const) {
       if (outs.length === 0) continue;
       written.push(this.onLane(lanes.sink, () => this.writeSlices(outs)));
@@ -106,6 +126,7 @@ export class WritePipeline {
     });
     this.acked = done;
     const entry: InFlight = {
+      light,
       settled: done.then(
         () => this.leave(entry),
         (e: unknown) => {
@@ -134,6 +155,12 @@ export class WritePipeline {
     next.catch(() => undefined);
     this.lanes[lane] = next;
     return p;
+  }
+
+  /** The oldest chunk in flight a new chunk of this weight waits for, if its bound is reached. */
+  private oldestBlocking(light: boolean): InFlight | undefined {
+    const same = this.inFlight.filter((c) => c.light === light);
+    return same.length >= (light ? (this.o.maxLightInFlight ?? 0) : this.o.maxInFlight) ? same[0] : undefined;
   }
 
   /** A chunk's outputs by lane, in their order (no copy when every output takes the bulk lanes). */

@@ -261,5 +261,27 @@ describe('write pipeline', () => {
       expect(log.published).toEqual(['2.0', '1.a0', '2.a0']);
       expect(log.acked).toEqual([1, 2]);
     });
+
+    it('lets light chunks pass a heavy one being written, up to their own bound, and still acknowledges in order', async () => {
+      const { p, log, holdSink } = harness({ alertLane: isAlert, maxInFlight: 1, lightOutputs: 1, maxLightInFlight: 2 });
+      const close = holdSink('1.0');
+      await p.submit(outs(1, 3), () => void log.acked.push(1)); // heavy: three points on the bulk lane
+      await p.submit([alert(2, 0)], () => void log.acked.push(2)); // light
+      await p.submit(outs(3, 1), () => void log.acked.push(3)); // light
+      let fourth = false;
+      let fifth = false;
+      const t4 = p.submit([alert(4, 0)], () => void log.acked.push(4)).then(() => (fourth = true));
+      const t5 = p.submit(outs(5, 2), () => void log.acked.push(5)).then(() => (fifth = true));
+      await settle();
+      // the light chunk's alert is written while the heavy chunk's points are held
+      expect(log.sinkDone).toEqual(['2.a0']);
+      // a third light chunk waits for the bound of light ones, a second heavy one for the first
+      expect([fourth, fifth]).toEqual([false, false]);
+      expect(log.acked).toEqual([]);
+      close.open();
+      await Promise.all([t4, t5]);
+      await p.idle();
+      expect(log.acked).toEqual([1, 2, 3, 4, 5]);
+    });
   });
 });

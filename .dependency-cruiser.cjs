@@ -33,7 +33,7 @@ module.exports = {
       name: 'components-return-never-call-back',
       comment: 'the processor components return events and records; only processor.ts drives the runtime loop',
       severity: 'error',
-      from: { path: '^src/processor/', pathNot: '^src/processor/processor\\.ts$' },
+      from: { path: '^src/processor/', pathNot: '^src/processor/(processor|index)\\.ts$' },
       to: { path: '^src/processor/(runtime-loop|processor)\\.ts$' },
     },
     {

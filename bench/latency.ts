@@ -6,7 +6,7 @@ import type { Point } from '../src/sink/sink.ts';
 import { topicNames } from '../src/bus/topics.ts';
 import { MEASUREMENT } from '../src/sink/measurements.ts';
 import { Processor } from '../src/processor/processor.ts';
-import { publishEntities } from '../src/cli/entities-publish.ts';
+import { publishEntities } from '../src/bus/publish-entities.ts';
 import { generateBook } from './book.ts';
 import { benchParams, CADENCE_MS } from './pipeline.ts';
 import {

@@ -11,7 +11,7 @@ import type { Sink, Point } from '../../src/sink/sink.ts';
 import type { Logger } from '../../src/logger.ts';
 import type { Quote } from '../../src/domain/market/quote.ts';
 import type { Entity } from '../../src/domain/sheet/sheet.ts';
-import { publishEntities } from '../../src/cli/entities-publish.ts';
+import { publishEntities } from '../../src/bus/publish-entities.ts';
 import { serviceEnv, type ServiceEnv } from '../../test/support/services.ts';
 
 /**

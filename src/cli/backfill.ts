@@ -4,8 +4,11 @@ import { writeStreamFile, type StreamRecord } from '../bus/stream-file.ts';
 import type { ProduceRecord } from '../bus/bus.ts';
 import { backfill } from '../ingest/backfill.ts';
 import { buildBus, buildTopics } from './wiring.ts';
-import { configOption, loadCommandConfig, parseCommandArgs } from './common.ts';
+import type { Command } from 'commander';
+import { loadCommandConfig } from './common.ts';
+import { addConfigOption, isoTime, type CommandAction } from './options.ts';
 import { progressBar } from './progress.ts';
+import { assertWritableFile } from './output-paths.ts';
 
 /**
  * `ccm backfill --exchange NAME --symbols BTC/USDT,ETH/USDT --from ISO --to ISO --timeframe 1h (--out FILE | --kafka) [--config FILE]`
@@ -16,31 +19,41 @@ import { progressBar } from './progress.ts';
  * `ingest.crypto.exchanges[]` of the config when the exchange is listed there. A progress bar is
  * drawn on stderr only when it is a terminal.
  */
-const USAGE = 'usage: ccm backfill --exchange NAME --symbols BTC/USDT,ETH/USDT --from ISO --to ISO [--timeframe 1h] (--out FILE | --kafka) [--config FILE]';
 const PUBLISH_BATCH = 500;
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs('backfill', argv, {
-    ...configOption,
-    exchange: { type: 'string' },
-    symbols: { type: 'string' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    timeframe: { type: 'string', default: '1h' },
-    out: { type: 'string' },
-    kafka: { type: 'boolean', default: false },
-  });
-  const usage = (why: string): MonitorError => new MonitorError(`ccm backfill: ${why}\n${USAGE}`, { code: ErrorCode.USAGE });
-  if (!values.exchange) throw usage('--exchange is required');
-  if (!values.symbols) throw usage('--symbols is required');
-  if (!values.from || !values.to) throw usage('--from and --to are required');
-  if (Boolean(values.out) === values.kafka) throw usage('give exactly one of --out FILE or --kafka');
-  const fromMs = Date.parse(values.from);
-  const toMs = Date.parse(values.to);
-  if (Number.isNaN(fromMs)) throw usage('--from: must be an ISO date or date-time');
-  if (Number.isNaN(toMs)) throw usage('--to: must be an ISO date or date-time');
+interface BackfillOptions {
+  readonly config?: string;
+  readonly exchange: string;
+  readonly symbols: string;
+  readonly from: number;
+  readonly to: number;
+  readonly timeframe: string;
+  readonly out?: string;
+  readonly kafka?: boolean;
+}
+
+export function define(cmd: Command): CommandAction {
+  addConfigOption(cmd)
+    .requiredOption('--exchange <name>', 'a ccxt exchange id (coinbase, kraken, bitstamp, binance...)')
+    .requiredOption('--symbols <list>', 'comma-separated symbols, e.g. BTC/USDT,ETH/USDT')
+    .requiredOption('--from <iso>', 'start of the range (ISO date or date-time, UTC)', isoTime)
+    .requiredOption('--to <iso>', 'end of the range (ISO date or date-time, UTC)', isoTime)
+    .option('--timeframe <tf>', 'candle length as ccxt names it (1m, 1h, 1d...)', '1h')
+    .option('--out <file>', 'write a stream file (gzip NDJSON)')
+    .option('--kafka', 'publish to the history topic instead (needs Kafka)')
+    .addHelpText('after', '\nGive exactly one of --out FILE or --kafka. One quote per candle, stamped with its close time.');
+  return () => backfillCommand(cmd.opts<BackfillOptions>());
+}
+
+async function backfillCommand(values: BackfillOptions): Promise<number> {
+  const usage = (why: string): MonitorError => new MonitorError(`ccm backfill: ${why}`, { code: ErrorCode.USAGE });
+  if (Boolean(values.out) === Boolean(values.kafka)) throw usage('give exactly one of --out FILE or --kafka');
+  const fromMs = values.from;
+  const toMs = values.to;
   if (toMs <= fromMs) throw usage('--to must be after --from');
   const symbols = values.symbols.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (symbols.length === 0) throw usage('--symbols: give at least one symbol');
+  if (values.out !== undefined) await assertWritableFile(values.out);
 
   const config = await loadCommandConfig(values.config);
   if (values.kafka && !config.kafka.enabled) throw new MonitorError('ccm backfill: --kafka: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml)', { code: ErrorCode.USAGE });
@@ -51,7 +64,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     result = await backfill({
       exchange: values.exchange,
       symbols,
-      timeframe: values.timeframe as string,
+      timeframe: values.timeframe,
       fromMs,
       toMs,
       ccxtOptions: configured?.options,

@@ -1,24 +1,7 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { loadConfig } from '../config/load-config.ts';
 import type { Config } from '../config/config-schema.ts';
 
-/** Shared helpers of the CLI commands: argument parsing with usage errors (exit 2), config loading. */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
-  command: string,
-  argv: readonly string[],
-  options: T,
-  allowPositionals = false,
-) {
-  try {
-    return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
-  } catch (e) {
-    throw new MonitorError(`ccm ${command}: ${(e as Error).message}`, { code: ErrorCode.USAGE });
-  }
-}
-
-export const configOption = { config: { type: 'string' as const } };
-
+/** Shared helpers of the CLI commands: config loading, termination, deadlines. */
 export async function loadCommandConfig(configPath: string | undefined): Promise<Config> {
   return loadConfig({ configPath, env: process.env });
 }

@@ -1,31 +1,28 @@
 import { createLogger } from '../logger.ts';
 import { loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildTopics } from './wiring.ts';
-import { configOption, loadCommandConfig, parseCommandArgs } from './common.ts';
+import type { Command } from 'commander';
+import { loadCommandConfig } from './common.ts';
+import { addConfigOption, type CommandAction } from './options.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
-import type { Bus, ProduceRecord } from '../bus/bus.ts';
-import type { Entity } from '../domain/sheet/sheet.ts';
+import { publishEntities } from '../bus/publish-entities.ts';
 
 /**
  * `ccm entities publish [DIR] [--config FILE]`: validates every sheet, then publishes each
  * entity's whole version list to the compacted `entities` topic (key = entity id); an entity on
  * the topic whose file is gone gets a tombstone.
  */
-export async function publishEntities(bus: Bus, topic: string, entities: readonly Entity[], nowMs: number): Promise<{ published: number; removed: string[] }> {
-  const present = new Map<string, boolean>();
-  for (const r of await bus.readToEnd(topic)) if (r.key !== null) present.set(r.key, r.value !== null);
-  const ids = new Set(entities.map((e) => e.id));
-  const records: ProduceRecord[] = entities.map((e) => ({ topic, key: e.id, value: { id: e.id, versions: e.versions }, ts: nowMs }));
-  const removed = [...present].filter(([id, alive]) => alive && !ids.has(id)).map(([id]) => id);
-  for (const id of removed) records.push({ topic, key: id, value: null, ts: nowMs });
-  await bus.publish(records);
-  return { published: entities.length, removed };
+export function define(cmd: Command): CommandAction {
+  addConfigOption(cmd).argument('[dir]', 'a directory of sheets (default: the config\'s entities, config/entities)');
+  return async () => {
+    const [dir] = cmd.processedArgs as [string | undefined];
+    return publish(cmd.opts<{ config?: string }>().config, dir);
+  };
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('entities publish', argv, configOption, true);
-  const config = await loadCommandConfig(values.config);
-  const dir = positionals[0] ?? config.entities;
+async function publish(configPath: string | undefined, dirArg: string | undefined): Promise<number> {
+  const config = await loadCommandConfig(configPath);
+  const dir = dirArg ?? config.entities;
   const { entities, problems } = await loadSheets(dir);
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
   if (!config.kafka.enabled) throw new MonitorError('ccm entities publish: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml)', { code: ErrorCode.USAGE });

@@ -4,6 +4,7 @@ import type { Bus } from '../bus/bus.ts';
 import type { Catalog } from '../domain/sheet/catalog.ts';
 import type { TopicNames } from '../bus/topics.ts';
 import { Ingestor, buildSources, LatestPrices } from '../ingest/index.ts';
+import { secretValuesOf } from '../redact.ts';
 
 /**
  * Builds the Ingestor the `ingest:` config asks for (`ccm ingest`, `ccm run`). Kept apart from
@@ -23,6 +24,7 @@ export function buildIngestor(config: Config, bus: Bus, names: TopicNames, catal
     maxQuoteAgeMs: config.ingest.maxQuoteAgeS * 1000,
     logger,
     latest,
+    secrets: secretValuesOf(process.env),
   });
   return { ingestor, sourceNames: sources.map((s) => s.name) };
 }

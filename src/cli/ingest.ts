@@ -5,7 +5,9 @@ import { toFeedPoints } from '../ingest/index.ts';
 import { buildIngestor } from './ingest-wiring.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { buildBus, buildSink, buildTopics } from './wiring.ts';
-import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
+import type { Command } from 'commander';
+import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
+import { addConfigOption, positiveNumber, type CommandAction } from './options.ts';
 
 /**
  * `ccm ingest [--config FILE] [--for-seconds N]`: only the ingestors (exchanges, GPU marketplaces,
@@ -15,10 +17,20 @@ import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDea
  * Grafana boards show feed health without Prometheus. Unreachable sources are logged once each and
  * retried with backoff; they never stop the process. Stops cleanly on SIGTERM/SIGINT.
  */
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs('ingest', argv, { ...configOption, 'for-seconds': { type: 'string' } });
-  const forSeconds = values['for-seconds'] === undefined ? null : Number(values['for-seconds']);
-  if (forSeconds !== null && !(forSeconds > 0)) throw new MonitorError('ccm ingest: --for-seconds: must be a positive number', { code: ErrorCode.USAGE });
+interface IngestOptions {
+  readonly config?: string;
+  readonly forSeconds?: number;
+}
+
+export function define(cmd: Command): CommandAction {
+  addConfigOption(cmd)
+    .option('--for-seconds <s>', 'stop after this many seconds (default: until SIGTERM or Ctrl-C)', positiveNumber)
+    .addHelpText('after', '\nNeeds Kafka (CCM_KAFKA_BROKERS or --config config/local.yaml). Sources and their keys: docs/sources.md.');
+  return () => ingest(cmd.opts<IngestOptions>());
+}
+
+async function ingest(values: IngestOptions): Promise<number> {
+  const forSeconds = values.forSeconds ?? null;
   const config = await loadCommandConfig(values.config);
   if (!config.kafka.enabled) throw new MonitorError('ccm ingest: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml); use `ccm run` for one process without Kafka', { code: ErrorCode.USAGE });
   const logger = createLogger();

@@ -4,7 +4,9 @@ import { buildBus, buildParams, buildSink, buildTopics } from './wiring.ts';
 import { Processor } from '../processor/processor.ts';
 import { WebhookNotifier } from '../processor/webhook-notifier.ts';
 import { startHttpServer } from '../server/http-server.ts';
-import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
+import type { Command } from 'commander';
+import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
+import { addConfigOption, type CommandAction } from './options.ts';
 
 /**
  * `ccm process [--config FILE] [--run NAME] [--instance ID] [--no-ticks] [--until-end]`: the
@@ -17,15 +19,26 @@ import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDea
  * Exit codes: 0 after SIGTERM/SIGINT (or --until-end) once flushed and committed, 1 when the
  * processor failed for good, 2 for bad usage or configuration.
  */
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs('process', argv, {
-    ...configOption,
-    run: { type: 'string' },
-    instance: { type: 'string' },
-    'no-ticks': { type: 'boolean' },
-    'until-end': { type: 'boolean' },
-  });
-  const ticks = values['no-ticks'] !== true;
+interface ProcessOptions {
+  readonly config?: string;
+  readonly run?: string;
+  readonly instance?: string;
+  readonly ticks: boolean;
+  readonly untilEnd?: boolean;
+}
+
+export function define(cmd: Command): CommandAction {
+  addConfigOption(cmd)
+    .option('--run <name>', 'the run tag of every result (default processor.run: live)')
+    .option('--instance <id>', 'this instance in the quotes consumer groups (default processor.instanceId, CCM_INSTANCE_ID)')
+    .option('--no-ticks', 'the clock moves with the data only, and a new group starts at the earliest quote (a run is then a pure function of the topics)')
+    .option('--until-end', 'stop, closing every window, once the quotes present at start are processed')
+    .addHelpText('after', '\nReads entities then quotes from Kafka, writes InfluxDB and the output topics, serves /healthz and /metrics,\nsends signed webhooks when CCM_WEBHOOK_URL is set. SIGTERM stops it within 10 s. Never loads ccxt.\nExit 0 once flushed and committed, 1 when the processor failed for good, 2 for bad usage or configuration.');
+  return () => processCommand(cmd.opts<ProcessOptions>());
+}
+
+async function processCommand(values: ProcessOptions): Promise<number> {
+  const ticks = values.ticks;
   const config = await loadCommandConfig(values.config);
   const logger = createLogger();
   const catalog = await loadCatalog(config.catalog);
@@ -49,7 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     maxLatenessMs: config.processor.maxLatenessMs,
     ticks: ticks ? { intervalMs: config.processor.tickMs, now: () => Date.now() } : undefined,
     startFrom: ticks ? 'lookback' : 'earliest',
-    untilEnd: values['until-end'] === true,
+    untilEnd: values.untilEnd === true,
   });
   const http = config.http.enabled
     ? await startHttpServer({

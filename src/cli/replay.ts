@@ -1,44 +1,67 @@
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import { createLogger } from '../logger.ts';
 import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildParams, buildSink } from './wiring.ts';
-import { configOption, loadCommandConfig, parseCommandArgs } from './common.ts';
-import { replay } from '../replay/replay.ts';
+import type { Command } from 'commander';
+import { loadCommandConfig } from './common.ts';
+import { addConfigOption, isoTime, positiveInteger, positiveNumber, type CommandAction } from './options.ts';
+import { RUN_NAME_RE, replay } from '../replay/replay.ts';
 import { progressBar } from './progress.ts';
+import { assertWritableFile } from './output-paths.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 
 /**
  * `ccm replay --run NAME (--file PATH... | --kafka --from ISO --to ISO) [--entities DIR]
  *  [--speed N | --max] [--report FILE] [--replace] [--stale-after-ms MS] [--min-sources N]`
  */
-const iso = (s: string, flag: string): number => {
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new MonitorError(`ccm replay: ${flag}: must be an ISO date or date-time`, { code: ErrorCode.USAGE });
-  return t;
-};
+interface ReplayCliOptions {
+  readonly config?: string;
+  readonly run: string;
+  readonly file?: string[];
+  readonly kafka?: boolean;
+  readonly from?: number;
+  readonly to?: number;
+  readonly entities?: string;
+  readonly speed?: number;
+  readonly max?: boolean;
+  readonly report?: string;
+  readonly replace?: boolean;
+  readonly staleAfterMs?: number;
+  readonly minSources?: number;
+}
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs('replay', argv, {
-    ...configOption,
-    run: { type: 'string' },
-    file: { type: 'string', multiple: true },
-    kafka: { type: 'boolean' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    entities: { type: 'string' },
-    speed: { type: 'string' },
-    max: { type: 'boolean' },
-    report: { type: 'string' },
-    replace: { type: 'boolean' },
-    'stale-after-ms': { type: 'string' },
-    'min-sources': { type: 'string' },
-  });
-  if (!values.run) throw new MonitorError('ccm replay: --run NAME is required', { code: ErrorCode.USAGE });
-  if (!values.file?.length && !values.kafka) throw new MonitorError('ccm replay: give --file PATH... or --kafka --from ISO --to ISO', { code: ErrorCode.USAGE });
-  if (values.kafka && (!values.from || !values.to)) throw new MonitorError('ccm replay: --kafka needs --from ISO and --to ISO', { code: ErrorCode.USAGE });
-  if (values.speed && values.max) throw new MonitorError('ccm replay: --speed and --max exclude each other', { code: ErrorCode.USAGE });
-  const speed = values.speed ? Number(values.speed) : undefined;
-  if (speed !== undefined && !(speed > 0)) throw new MonitorError('ccm replay: --speed must be a positive number', { code: ErrorCode.USAGE });
+export function define(cmd: Command): CommandAction {
+  addConfigOption(cmd)
+    .requiredOption('--run <name>', `the run name: ${RUN_NAME_RE.source}, not 'live'; results are tagged run=<name>`)
+    .option('--file <path...>', 'stream files (gzip or plain NDJSON), merged in event-time order')
+    .option('--kafka', 'replay a time range of the quotes topic instead (with --from and --to)')
+    .option('--from <iso>', 'start of the --kafka range', isoTime)
+    .option('--to <iso>', 'end of the --kafka range', isoTime)
+    .option('--entities <dir>', "entity sheets (default: the config's entities, config/entities)")
+    .option('--speed <n>', 'event-time seconds per wall-clock second (default: as fast as possible)', positiveNumber)
+    .option('--max', 'as fast as possible (the default)')
+    .option('--report <file>', 'write every alert and the last valuation of each entity as JSON')
+    .option('--replace', 'delete an existing run of this name first')
+    .option('--stale-after-ms <ms>', "staleness of every input index (default: from the input's cadence)", positiveNumber)
+    .option('--min-sources <n>', "minimum sources of every input index (default: from the input's cadence)", positiveInteger)
+    .addHelpText('after', `\nExamples:
+  ccm simulate --scenario double_leverage --out dl.ndjson.gz && ccm replay --run dl --file dl.ndjson.gz
+  ccm replay --run btc-2022 --file btc.ndjson.gz eth.ndjson.gz --report report.json
+  ccm replay --run last-week --kafka --from 2025-10-01 --to 2025-10-08`);
+  return () => replayCommand(cmd.opts<ReplayCliOptions>());
+}
+
+async function replayCommand(values: ReplayCliOptions): Promise<number> {
+  const usage = (why: string): MonitorError => new MonitorError(`ccm replay: ${why}`, { code: ErrorCode.USAGE });
+  if (!values.file?.length && !values.kafka) throw usage('give --file PATH... or --kafka --from ISO --to ISO');
+  if (values.file?.length && values.kafka) throw usage('--file and --kafka exclude each other');
+  if (values.kafka && (values.from === undefined || values.to === undefined)) throw usage('--kafka needs --from ISO and --to ISO');
+  if (values.speed !== undefined && values.max) throw usage('--speed and --max exclude each other');
+  const speed = values.speed;
+  // every input file readable before any service is touched (`file: reason`, exit 2)
+  for (const f of values.file ?? []) await access(f, constants.R_OK);
+  if (values.report !== undefined) await assertWritableFile(values.report);
   const config = await loadCommandConfig(values.config);
   const { entities, problems } = await loadSheets(values.entities ?? config.entities);
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
@@ -59,12 +82,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       lookbackMs: config.processor.lookbackMs,
       maxLatenessMs: config.processor.maxLatenessMs,
       run: values.run,
-      input: values.kafka ? { kafka: { fromMs: iso(values.from as string, '--from'), toMs: iso(values.to as string, '--to') } } : { files: values.file },
+      input: values.kafka ? { kafka: { fromMs: values.from as number, toMs: values.to as number } } : { files: values.file },
       entities,
       speed,
       replace: values.replace ?? false,
-      staleAfterMs: values['stale-after-ms'] ? Number(values['stale-after-ms']) : undefined,
-      minSources: values['min-sources'] ? Number(values['min-sources']) : undefined,
+      staleAfterMs: values.staleAfterMs,
+      minSources: values.minSources,
       onProgress: (d, t) => bar.update(d, t),
     });
     bar.stop();

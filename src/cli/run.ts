@@ -1,23 +1,23 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { createLogger, type Logger } from '../logger.ts';
 import { pino } from 'pino';
 import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildParams, buildSink, buildTopics } from './wiring.ts';
-import { configOption, loadCommandConfig, onTerminate, parseCommandArgs, withDeadline } from './common.ts';
-import { publishEntities } from './entities-publish.ts';
+import type { Command } from 'commander';
+import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
+import { addConfigOption, integer, oneOf, positiveNumber, scenarioHelp, type CommandAction } from './options.ts';
+import { publishEntities } from '../bus/publish-entities.ts';
 import { Processor, type ProcessorTopics } from '../processor/processor.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { LiveTable } from './live-table.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import type { Config } from '../config/config-schema.ts';
-import type { Bus, ProduceRecord } from '../bus/bus.ts';
+import type { Bus } from '../bus/bus.ts';
 import { toFeedPoints, type Ingestor } from '../ingest/index.ts';
 import { buildIngestor } from './ingest-wiring.ts';
 import { simulateQuotes } from '../ingest/simulate/simulate-quotes.ts';
-import { ScenariosFileSchema } from '../ingest/simulate/scenario-schema.ts';
+import { loadScenariosFile } from '../ingest/simulate/load-scenarios.ts';
+import { startPacedPublisher } from '../replay/paced-publisher.ts';
 import { replayTopics } from '../replay/replay.ts';
-import type { StreamRecord } from '../bus/stream-file.ts';
 
 /**
  * `ccm run [--config FILE] [--mode auto|live|demo] [--for-seconds N] [--no-table]`: ingest, bus,
@@ -29,12 +29,33 @@ import type { StreamRecord } from '../bus/stream-file.ts';
  */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs('run', argv, { ...configOption, mode: { type: 'string' }, 'for-seconds': { type: 'string' }, 'no-table': { type: 'boolean' } });
-  const config = await loadCommandConfig(values.config);
-  const mode = (values.mode ?? config.mode) as Config['mode'];
-  if (!['auto', 'live', 'demo'].includes(mode)) throw new MonitorError(`ccm run: --mode: must be auto, live or demo`, { code: ErrorCode.USAGE });
-  const showTable = !values['no-table'];
+const MODES = ['auto', 'live', 'demo'] as const satisfies readonly Config['mode'][];
+
+interface RunOptions {
+  readonly config?: string;
+  readonly mode?: Config['mode'];
+  readonly forSeconds?: number;
+  readonly table: boolean;
+  readonly scenario?: string;
+  readonly seed?: number;
+}
+
+export function define(cmd: Command): CommandAction {
+  addConfigOption(cmd)
+    .option('--mode <mode>', 'auto: live sources, the demo when none answers; live; demo (default: the config\'s mode, auto)', oneOf(MODES))
+    .option('--for-seconds <s>', 'stop after this many seconds (default: until Ctrl-C or SIGTERM)', positiveNumber)
+    .option('--no-table', 'no live table: logs only')
+    .option('--scenario <name>', "the demo's scenario (default demo.scenario: double_leverage; listed below)")
+    .option('--seed <n>', "the demo's seed (default demo.seed: 42)", integer)
+    .addHelpText('after', () => `\nWith no config: an in-memory bus and sink, the sample book of config/entities, and a live table.${scenarioHelp()}`);
+  return () => run(cmd.opts<RunOptions>());
+}
+
+async function run(values: RunOptions): Promise<number> {
+  const loaded = await loadCommandConfig(values.config);
+  const config: Config = { ...loaded, demo: { ...loaded.demo, scenario: values.scenario ?? loaded.demo.scenario, seed: values.seed ?? loaded.demo.seed } };
+  const mode = values.mode ?? config.mode;
+  const showTable = values.table;
   // With the table on stdout, the JSON logs go to stderr so the two do not mix.
   const logger = showTable ? createLogger({ stream: pino.destination(2) }) : createLogger();
   const log = logger.child({ component: 'run' });
@@ -48,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   await sink.ensure();
   await bus.ensureTopics(specs);
   const terminated = onTerminate();
-  const deadline = values['for-seconds'] ? sleep(Number(values['for-seconds']) * 1000).then(() => 'time') : new Promise<string>(() => undefined);
+  const deadline = values.forSeconds !== undefined ? sleep(values.forSeconds * 1000).then(() => 'time') : new Promise<string>(() => undefined);
 
   let ingestor: Ingestor | null = null;
   let feedTimer: NodeJS.Timeout | null = null;
@@ -142,47 +163,23 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** Publishes the simulated stream on an accelerated clock: market time = from + wall elapsed x speed. */
 async function startSimulator(config: Config, bus: Bus, topic: string, log: Logger): Promise<{ stop(): void; now(): number }> {
-  let raw: unknown;
-  try {
-    raw = parseYaml(await readFile(config.scenarios, 'utf8'));
-  } catch (cause) {
-    throw new MonitorError(`${config.scenarios}: (file): cannot be read (${(cause as Error).message})`, { code: ErrorCode.CONFIG_INVALID, cause });
-  }
-  const parsed = ScenariosFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new MonitorError(`${config.scenarios}: ${i?.path.join('.')}: ${i?.message}`, { code: ErrorCode.CONFIG_INVALID });
+  const file = await loadScenariosFile(config.scenarios);
+  if (!(config.demo.scenario in file.scenarios)) {
+    throw new MonitorError(`${config.scenarios}: scenarios.${config.demo.scenario}: no such scenario (known: ${Object.keys(file.scenarios).join(', ')})`, { code: ErrorCode.USAGE });
   }
   const fromMs = Date.parse(config.demo.from);
-  const wall0 = Date.now();
-  const now = () => fromMs + (Date.now() - wall0) * config.demo.speed;
-  const it: Iterator<StreamRecord> = simulateQuotes({ file: parsed.data, scenario: config.demo.scenario, seed: config.demo.seed, fromMs })[Symbol.iterator]();
-  let pending: StreamRecord | null = null;
-  let stopped = false;
-  const pump = async () => {
-    while (!stopped) {
-      const batch: ProduceRecord[] = [];
-      const until = now();
-      for (;;) {
-        if (!pending) {
-          const n = it.next();
-          if (n.done) break;
-          pending = n.value;
-        }
-        if (pending.ts > until || batch.length >= 5000) break;
-        batch.push({ topic, key: pending.key, value: pending.value, ts: pending.ts, partition: 0 });
-        pending = null;
-      }
-      if (batch.length > 0) await bus.publish(batch).catch((err: unknown) => log.warn({ err }, 'simulated quotes not published'));
-      await sleep(100);
-    }
-  };
-  void pump();
-  return {
-    stop: () => {
-      stopped = true;
+  const publisher = startPacedPublisher({
+    bus,
+    topic,
+    partition: 0,
+    records: simulateQuotes({ file, scenario: config.demo.scenario, seed: config.demo.seed, fromMs }),
+    speed: config.demo.speed,
+    originTs: fromMs,
+    onPublishError: (err) => {
+      log.warn({ err }, 'simulated quotes not published');
+      return 'continue';
     },
-    now,
-  };
+  });
+  publisher.done.catch((err: unknown) => log.error({ err }, 'the simulator stopped'));
+  return { stop: () => publisher.stop(), now: () => publisher.eventNow() };
 }
-

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { emptyCatalog, loadCatalog, loadMarketFile, loadSheets } from '../config/load-sheets.ts';
-import { parseDateMs } from '../domain/calendar.ts';
 import type { Catalog } from '../domain/sheet/catalog.ts';
 import { isMonitorError } from '../domain/errors.ts';
 import { versionAt } from '../domain/sheet/sheet-validate.ts';
 import { defaultDomainParams, valueEntity } from '../domain/valuation/valuation.ts';
 import type { FacilityStatus, LtvStatus, Valuation } from '../domain/valuation/valuation-types.ts';
 import { STATUS, UNKNOWN } from '../domain/valuation/valuation-types.ts';
+import { isoTime, type CommandAction } from './options.ts';
 
 /**
  * `ccm value --entity FILE --market FILE [--at ISO] [--json] [--catalog FILE]`: values one sheet
@@ -16,36 +16,28 @@ import { STATUS, UNKNOWN } from '../domain/valuation/valuation-types.ts';
  * defaults to config/catalog.yaml when it exists, else an empty one (sheet values and DOMAIN.md
  * defaults). Exit 0, or 2 for bad input with `file: path: reason` on stderr (never a stack trace).
  */
-const USAGE = 'usage: ccm value --entity FILE --market FILE [--at ISO] [--json] [--catalog FILE]';
 const DEFAULT_CATALOG = 'config/catalog.yaml';
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: [...argv],
-      options: {
-        entity: { type: 'string' },
-        market: { type: 'string' },
-        at: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        catalog: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    console.error(`ccm value: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (args.entity === undefined || args.market === undefined) {
-    console.error(`ccm value: --entity and --market are required\n${USAGE}`);
-    return 2;
-  }
+interface ValueOptions {
+  readonly entity: string;
+  readonly market: string;
+  readonly at?: number;
+  readonly json?: boolean;
+  readonly catalog?: string;
+}
+
+export function define(cmd: Command): CommandAction {
+  cmd
+    .requiredOption('--entity <file>', 'one entity sheet (YAML or JSON)')
+    .requiredOption('--market <file>', 'a market file (DOMAIN.md; `ccm market snapshot` writes one)')
+    .option('--at <iso>', "the valuation instant (default: the market file's at)", isoTime)
+    .option('--json', 'the valuation as DOMAIN.md JSON instead of a table')
+    .option('--catalog <file>', `GPU/ASIC catalog (default ${DEFAULT_CATALOG} when present)`)
+    .addHelpText('after', '\nA metric whose index is missing from the market prints as unknown, never ok.');
+  return () => value(cmd.opts<ValueOptions>());
+}
+
+async function value(args: ValueOptions): Promise<number> {
   try {
     const { entities, problems } = await loadSheets(args.entity);
     if (problems.length > 0) {
@@ -57,14 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     const { market, atMs: marketAtMs } = await loadMarketFile(args.market);
-    let atMs = marketAtMs;
-    if (args.at !== undefined) {
-      atMs = parseDateMs(args.at);
-      if (Number.isNaN(atMs)) {
-        console.error(`ccm value: --at: must be an ISO date-time, got ${args.at}`);
-        return 2;
-      }
-    }
+    const atMs = args.at ?? marketAtMs;
     const sheet = versionAt(entities[0], atMs);
     if (sheet === null) {
       console.error(`${args.entity}: effectiveFrom: no version is in force at ${new Date(atMs).toISOString()}`);

@@ -12,6 +12,8 @@ export const ErrorCode = {
   SOURCE_FAILED: 'SOURCE_FAILED',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   RUN_EXISTS: 'RUN_EXISTS',
+  /** An input file the user named (a stream file, a CSV) that cannot be read as what it should be. */
+  FILE_INVALID: 'FILE_INVALID',
   USAGE: 'USAGE',
   INTERNAL: 'INTERNAL',
 } as const;
@@ -43,6 +45,6 @@ export const isMonitorError = (e: unknown): e is MonitorError => e instanceof Mo
 /** Exit codes of the CLI: 2 for bad input (config, sheets, usage), 1 for everything else. */
 export const exitCodeOf = (e: unknown): number =>
   isMonitorError(e) &&
-  (e.code === ErrorCode.CONFIG_INVALID || e.code === ErrorCode.SHEET_INVALID || e.code === ErrorCode.MARKET_INVALID || e.code === ErrorCode.USAGE || e.code === ErrorCode.RUN_EXISTS)
+  (e.code === ErrorCode.CONFIG_INVALID || e.code === ErrorCode.SHEET_INVALID || e.code === ErrorCode.MARKET_INVALID || e.code === ErrorCode.USAGE || e.code === ErrorCode.RUN_EXISTS || e.code === ErrorCode.FILE_INVALID)
     ? 2
     : 1;

@@ -2,6 +2,10 @@ import cron from 'node-cron';
 import type { Logger } from '../logger.ts';
 import type { Emit, Mapped, QuoteSource } from './quote-source.ts';
 import { Backoff } from './backoff.ts';
+import { isSecretName, redactText, redactUrlWithSecrets } from '../redact.ts';
+
+/** How much of an unusable answer's body a dead letter keeps. */
+const MAX_DEAD_LETTER_BODY = 10_000;
 
 /**
  * A source polled over HTTP on a node-cron schedule (vast, RunPod, Lambda, eBay, generic HTTP, hashprice).
@@ -52,10 +56,28 @@ export interface HttpPollSourceOptions {
   readonly acceptsOldQuotes?: boolean;
 }
 
+/**
+ * The request's credentials (secret query values, userinfo, secret-named headers, a bearer token),
+ * and its URL without them: what an error message or a dead letter may show (docs/reliability.md
+ * "Secrets"). A receiver that echoes the request (its URL, its key) in an error body is scrubbed too.
+ */
+function requestSecrets(req: HttpRequest): { safeUrl: string; secrets: string[] } {
+  const { url: safeUrl, secrets } = redactUrlWithSecrets(req.url);
+  for (const [name, value] of Object.entries(req.headers ?? {})) {
+    if (!isSecretName(name)) continue;
+    secrets.push(value);
+    const bearer = /^\s*(?:bearer|basic|token)\s+(.+)$/i.exec(value);
+    if (bearer) secrets.push(bearer[1]);
+  }
+  return { safeUrl, secrets };
+}
+
 export async function fetchJsonWith(req: HttpRequest, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
   const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'ccm-ingest/0.1', ...(req.headers ?? {}) };
   if (req.body !== undefined) headers['content-type'] = 'application/json';
   const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
+  const { safeUrl, secrets } = requestSecrets(req);
+  const safe = (text: string): string => redactText(text, secrets);
   let res: Response;
   let text: string;
   try {
@@ -64,17 +86,17 @@ export async function fetchJsonWith(req: HttpRequest, timeoutMs: number, signal?
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string } };
     const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message);
-    throw new HttpUnreachableError(`${req.method ?? 'GET'} ${req.url}: ${why}`);
+    throw new HttpUnreachableError(safe(`${req.method ?? 'GET'} ${safeUrl}: ${why}`));
   }
   if (!res.ok) {
     const retry = res.status === 429 || res.status >= 500;
     const ra = Number(res.headers.get('retry-after'));
-    throw new HttpAnswerError(`HTTP ${res.status} from ${req.url}`, res.status, { url: req.url, status: res.status, body: text.slice(0, 10_000) }, retry, Number.isFinite(ra) && ra > 0 ? ra * 1000 : 0);
+    throw new HttpAnswerError(`HTTP ${res.status} from ${safeUrl}`, res.status, { url: safeUrl, status: res.status, body: safe(text.slice(0, MAX_DEAD_LETTER_BODY)) }, retry, Number.isFinite(ra) && ra > 0 ? ra * 1000 : 0);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new HttpAnswerError(`malformed JSON from ${req.url}`, res.status, { url: req.url, status: res.status, body: text.slice(0, 10_000) }, false, 0);
+    throw new HttpAnswerError(`malformed JSON from ${safeUrl}`, res.status, { url: safeUrl, status: res.status, body: safe(text.slice(0, MAX_DEAD_LETTER_BODY)) }, false, 0);
   }
 }
 

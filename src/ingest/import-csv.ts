@@ -49,6 +49,8 @@ export interface ImportCsvResult {
   readonly dropped: number;
   readonly dateColumn: string;
   readonly valueColumn: string;
+  /** The header row, so a caller can name the columns it did not take. */
+  readonly header: readonly string[];
 }
 
 const QUOTES_TOPIC = topicNames('').quotes;
@@ -193,5 +195,5 @@ export function toImportRecords(csvText: string, opts: ImportCsvOptions): Import
     const value: Quote = { v: 1, instrument: opts.instrument, price, source, ts, tsSource: 'source', receivedAt: ts };
     return { topic: QUOTES_TOPIC, key: opts.instrument, ts, value };
   });
-  return { records, rows: dataRows, filteredOut, skippedNoValue, dropped, dateColumn: header[dateIdx], valueColumn: header[valueIdx] };
+  return { records, rows: dataRows, filteredOut, skippedNoValue, dropped, dateColumn: header[dateIdx], valueColumn: header[valueIdx], header };
 }

@@ -6,6 +6,7 @@ import type { PriceBounds } from './check-quote.ts';
 import { checkQuote } from './check-quote.ts';
 import { FeedMetrics } from './feed-metrics.ts';
 import { LatestPrices } from './latest-prices.ts';
+import { redactText, redactValue } from '../redact.ts';
 
 /**
  * Runs a set of QuoteSources: every quote passes the edge check (check-quote.ts, "now" from the
@@ -26,6 +27,8 @@ export interface IngestorOptions {
   readonly logger?: Logger;
   readonly metrics?: FeedMetrics;
   readonly latest?: LatestPrices;
+  /** Secret values (API keys, tokens) masked in dead letters besides the URL credentials (src/redact.ts). */
+  readonly secrets?: readonly string[];
 }
 
 export interface DeadLetter {
@@ -116,8 +119,10 @@ export class Ingestor {
   private deadLetter(source: string, reason: string, raw: unknown): void {
     this.metrics.reject(source);
     const ts = this.clock();
-    const value: DeadLetter = { raw: raw === undefined ? null : raw, reason, source, ts };
-    this.o.logger?.debug({ source, reason }, 'dead letter');
+    // A payload or an error can quote a request URL with its key: never let it into the topic.
+    const secrets = this.o.secrets ?? [];
+    const value: DeadLetter = { raw: raw === undefined ? null : redactValue(raw, secrets), reason: redactText(reason, secrets), source, ts };
+    this.o.logger?.debug({ source, reason: value.reason }, 'dead letter');
     this.enqueue({ topic: this.o.topics.deadletter, key: source, value, ts });
   }
 

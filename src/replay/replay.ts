@@ -1,4 +1,4 @@
-import type { Bus, ProduceRecord } from '../bus/bus.ts';
+import type { Bus } from '../bus/bus.ts';
 import type { Sink } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
@@ -10,7 +10,8 @@ import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { topicNames, topicSpecs } from '../bus/topics.ts';
 import type { StreamRecord } from '../bus/stream-file.ts';
 import { Processor } from '../processor/processor.ts';
-import { publishEntities } from '../cli/entities-publish.ts';
+import { publishEntities } from '../bus/publish-entities.ts';
+import { startPacedPublisher, type PacedPublication } from './paced-publisher.ts';
 import { CadenceTracker, ruleOf } from './input-rules.ts';
 import { mergeStreamFiles } from './merge-streams.ts';
 import { readTimeRange } from './record.ts';
@@ -147,14 +148,16 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const topicExists = await bus_has(o.bus, t.quotes);
   const exists = topicExists || (await o.sink.listRuns()).includes(o.run);
   if (exists && !o.replace) throw new MonitorError(`run '${o.run}' exists: choose another name, or --replace to delete it first`, { code: ErrorCode.RUN_EXISTS });
+
+  // First pass, before anything is deleted or created (a bad input file leaves the old run as it
+  // was): the input's cadence per instrument, and the count for the progress bar.
+  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
+  log.info({ records: total }, 'input read');
+
   // --replace deletes the run's series and starts after the old input on the run's topics: a topic
   // deleted and re-created at once under the same name is not reliably served again by Kafka.
   if (exists) await o.sink.deleteRun(o.run);
   const startAt = topicExists ? await o.bus.endOffsets(t.quotes) : undefined;
-
-  // First pass: the input's cadence per instrument (and the count, for the progress bar).
-  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
-  log.info({ records: total }, 'input read');
 
   const base = topicSpecs(o.topicPrefix, { quotePartitions: 1, entityPartitions: 1 }).filter((s) => s.topic !== names.quotes && s.topic !== names.entities && s.topic !== names.history);
   await o.bus.ensureTopics([...base, { topic: t.quotes, partitions: 1, retentionMs: null }, { topic: t.entities, partitions: 1, compacted: true, retentionMs: null }]);
@@ -191,32 +194,10 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   await processor.start();
 
   // Second pass: publish in event-time order (paced with --speed), then finish at the end offsets.
-  let published = 0;
-  let firstTs: number | null = null;
-  let lastTs: number | null = null;
-  let batch: ProduceRecord[] = [];
-  const wall0 = Date.now();
   const progress = setInterval(() => o.onProgress?.(processor.stats().events, total), 250);
+  let publication: PacedPublication;
   try {
-    for await (const r of inputRecords(o.bus, o.topicPrefix, o.input)) {
-      firstTs ??= r.ts;
-      lastTs = r.ts;
-      if (o.speed !== undefined) {
-        const dueWall = wall0 + (r.ts - firstTs) / o.speed;
-        if (dueWall > Date.now() + 5) {
-          if (batch.length > 0) await o.bus.publish(batch);
-          batch = [];
-          await sleep(dueWall - Date.now());
-        }
-      }
-      batch.push({ topic: t.quotes, key: r.key, value: r.value, ts: r.ts, partition: 0 });
-      published++;
-      if (batch.length >= 5000) {
-        await o.bus.publish(batch);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) await o.bus.publish(batch);
+    publication = await startPacedPublisher({ bus: o.bus, topic: t.quotes, partition: 0, records: inputRecords(o.bus, o.topicPrefix, o.input), speed: o.speed }).done;
     await processor.finishWhenReached(await o.bus.endOffsets(t.quotes));
     await processor.done;
   } finally {
@@ -228,6 +209,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const events = processor.stats().events;
   o.onProgress?.(events, total);
   log.info({ events, alerts: alerts.length, durationMs }, 'replay done');
+  const { published, firstTs, lastTs } = publication;
   return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs };
 }
 

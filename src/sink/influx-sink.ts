@@ -1,6 +1,7 @@
 import { InfluxDB, escape, type IPoint } from 'influx';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
+import { redactUrl } from '../redact.ts';
 import { FIELD, MEASUREMENT, TAG } from './measurements.ts';
 import type { Point, Sink } from './sink.ts';
 
@@ -229,7 +230,7 @@ export class InfluxSink implements Sink {
       } catch (err) {
         const retriable = isRetriable(err);
         if (!retriable || attempt >= maxAttempts) {
-          throw new MonitorError(`influx ${what} (${this.opts.url}, database ${this.opts.database}): ${messageOf(err)}`, {
+          throw new MonitorError(`influx ${what} (${redactUrl(this.opts.url)}, database ${this.opts.database}): ${messageOf(err)}`, {
             code: what === 'write' ? ErrorCode.SINK_WRITE_FAILED : retriable ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.SINK_WRITE_FAILED,
             retriable,
             cause: compactError(err),

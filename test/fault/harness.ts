@@ -16,7 +16,7 @@ import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { buildParams } from '../../src/cli/wiring.ts';
 import { topicNames, type TopicNames } from '../../src/bus/topics.ts';
-import { publishEntities } from '../../src/cli/entities-publish.ts';
+import { publishEntities } from '../../src/bus/publish-entities.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 import type { ConsumedRecord, ProduceRecord } from '../../src/bus/bus.ts';

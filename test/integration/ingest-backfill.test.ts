@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { main } from '../../src/cli/backfill.ts';
+import { dispatch } from '../../src/cli/ccm.ts';
+
+const main = (argv: readonly string[]): Promise<number> => dispatch(['backfill', ...argv]);
 import { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
 import { createLogger } from '../../src/logger.ts';

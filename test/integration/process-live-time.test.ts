@@ -3,7 +3,7 @@ import { serviceEnv, uniquePrefix } from '../support/services.ts';
 import { createTopics, influxSink, kafkaBus, processorTopics, quietLogger } from '../support/pipeline.ts';
 import { aSheet, anEntity, params, resaleForLtv } from '../unit/step-helpers.ts';
 import { Processor } from '../../src/processor/processor.ts';
-import { publishEntities } from '../../src/cli/entities-publish.ts';
+import { publishEntities } from '../../src/bus/publish-entities.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 import type { StepOutput } from '../../src/domain/step/step-types.ts';

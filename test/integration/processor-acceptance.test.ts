@@ -5,7 +5,7 @@ import { influxClient, readRun } from '../support/influx-query.ts';
 import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
 import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import { topicNames } from '../../src/bus/topics.ts';
-import { publishEntities } from '../../src/cli/entities-publish.ts';
+import { publishEntities } from '../../src/bus/publish-entities.ts';
 import type { StepOutput, AlertEvent } from '../../src/domain/step/step-types.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';

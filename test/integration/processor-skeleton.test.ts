@@ -6,7 +6,7 @@ import { SheetVersionSchema, type Entity } from '../../src/domain/sheet/sheet.ts
 import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import { loadCatalog } from '../../src/config/load-sheets.ts';
 import { topicNames } from '../../src/bus/topics.ts';
-import { publishEntities } from '../../src/cli/entities-publish.ts';
+import { publishEntities } from '../../src/bus/publish-entities.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';

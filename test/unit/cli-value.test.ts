@@ -2,8 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main as value } from '../../src/cli/value.ts';
-import { main as validate } from '../../src/cli/entities-validate.ts';
+import { dispatch } from '../../src/cli/ccm.ts';
+
+const value = (argv: readonly string[]): Promise<number> => dispatch(['value', ...argv]);
+const validate = (argv: readonly string[]): Promise<number> => dispatch(['entities', 'validate', ...argv]);
 
 // The worked examples are read where they live; scratch files go to a temp dir, never the repo.
 const examples = resolve(process.cwd(), '../shared/examples/valuation');
@@ -93,7 +95,7 @@ describe('ccm value', () => {
     expect(stderr.join('\n')).toContain('nope.yaml: (root): no such file or directory');
     stderr = [];
     expect(await value(['--entity', GRANITE])).toBe(2);
-    expect(stderr.join('\n')).toContain('--entity and --market are required');
+    expect(stderr.join('\n')).toContain("required option '--market <file>' not specified");
     noStackTrace();
   });
 

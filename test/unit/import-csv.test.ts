@@ -1,11 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readStreamFile, type StreamRecord } from '../../src/bus/stream-file.ts';
 import { QuoteSchema, type Quote } from '../../src/domain/market/quote.ts';
 import { toCsvRows, toEventTimeMs, toImportRecords } from '../../src/ingest/import-csv.ts';
-import { main } from '../../src/cli/import-csv.ts';
+import { dispatch } from '../../src/cli/ccm.ts';
+
+const main = (argv: readonly string[]): Promise<number> => dispatch(['import-csv', ...argv]);
 
 // The shared market history is read where it lies (shared/data/README.md: never copied here).
 const data = (p: string): string => readFileSync(resolve(process.cwd(), '../shared/data', p), 'utf8');
@@ -176,7 +178,45 @@ describe('ccm import-csv', () => {
     err.mockRestore();
     expect(lines[0]).toBe(`${csv}: line 2: close: 'abc' must be a positive number`);
     expect(lines[1]).toMatch(/missing\.csv: cannot be read \(ENOENT\)/);
-    expect(lines[2]).toMatch(/--instrument, --file and --out are required/);
+    expect(lines).toContainEqual("ccm import-csv: required option '--file <csv>' not specified");
     expect(lines.join('\n')).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('ccm import-csv, what it says', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ccm-import-says-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses an instrument the catalog does not know, with the list of known ones and the id it may mean', async () => {
+    const csv = join(dir, 'p.csv');
+    writeFileSync(csv, 'date,close\n2024-01-01,2.5\n');
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    expect(await main(['--instrument', 'rental:h100 sxm', '--file', csv, '--out', join(dir, 'a.gz')])).toBe(2);
+    expect(await main(['--instrument', 'DOGE', '--file', csv, '--out', join(dir, 'b.gz')])).toBe(2);
+    const lines = err.mock.calls.map((c) => String(c[0]));
+    err.mockRestore();
+    expect(lines[0]).toMatch(/^import-csv: --instrument: 'rental:h100 sxm' is not a known instrument \(did you mean rental:H100-SXM\?\); known: BTC, ETH, hashprice, rental:/);
+    expect(lines[1]).toMatch(/^import-csv: --instrument: 'DOGE' is not a known instrument; known: BTC, ETH, hashprice, .*rental:H100-SXM.*resale:S19XP/);
+    expect(lines[1]).not.toContain('rental:S19XP');
+    expect(existsSync(join(dir, 'a.gz'))).toBe(false);
+  });
+
+  it('names the column it took as the price and the --value-col that takes another', async () => {
+    const csv = join(dir, 'ohlc.csv');
+    writeFileSync(csv, 'date,open,high,low,close\n2024-01-01,1,3,0.5,2\n');
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    expect(await main(['--instrument', 'BTC', '--file', csv, '--out', join(dir, 'c.gz')])).toBe(0);
+    const csv2 = join(dir, 'two.csv');
+    writeFileSync(csv2, 'month,usd_per_hour,region\n2024-01,2.5,us\n');
+    expect(await main(['--instrument', 'rental:H100-SXM', '--file', csv2, '--out', join(dir, 'd.gz')])).toBe(0);
+    expect(await main(['--instrument', 'BTC', '--file', csv, '--out', join(dir, 'e.gz'), '--value-col', 'high'])).toBe(0);
+    const lines = err.mock.calls.map((c) => String(c[0]));
+    err.mockRestore();
+    log.mockRestore();
+    expect(lines).toEqual([
+      "import-csv: took 'close' as the price, the 'close' column; to take another, --value-col 'open' or 'high' or 'low'",
+      "import-csv: took 'usd_per_hour' as the price, the second column (no close column); to take another, --value-col 'region'",
+    ]);
   });
 });

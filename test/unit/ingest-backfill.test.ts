@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { main } from '../../src/cli/backfill.ts';
+import { ccm } from '../support/cli.ts';
+
+const main = async (argv: readonly string[]): Promise<number> => (await ccm(['backfill', ...argv])).code;
+const refusal = async (argv: readonly string[]) => ccm(['backfill', ...argv]);
 import { readStreamFile, type StreamRecord } from '../../src/bus/stream-file.ts';
 import { startFakeBinance, type FakeBinance, type Kline } from '../support/fake-servers.ts';
 
@@ -67,10 +70,10 @@ describe('ccm backfill', () => {
 
   it('refuses bad input with a usage error and no request', async () => {
     const before = fake.http.requests.length;
-    await expect(main(['--exchange', 'binance', '--symbols', 'BTC/USDT', '--from', 'yesterday', '--to', '2023-01-01', '--out', 'x'])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('--from') });
-    await expect(main(['--exchange', 'binance', '--symbols', 'BTC/USDT', '--from', '2022-01-01', '--to', '2023-01-01'])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('--out FILE or --kafka') });
-    await expect(main(['--config', configPath, '--exchange', 'binance', '--symbols', 'BTC/EUR', '--from', '2022-01-01', '--to', '2023-01-01', '--out', join(dir, 'x.gz')])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('BTC/EUR') });
-    await expect(main(['--config', configPath, '--exchange', 'nosuchexchange', '--symbols', 'BTC/USDT', '--from', '2022-01-01', '--to', '2023-01-01', '--out', join(dir, 'x.gz')])).rejects.toMatchObject({ code: 'USAGE' });
+    expect(await refusal(['--exchange', 'binance', '--symbols', 'BTC/USDT', '--from', 'yesterday', '--to', '2023-01-01', '--out', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining("ccm backfill: --from: 'yesterday' must be an ISO date") });
+    expect(await refusal(['--exchange', 'binance', '--symbols', 'BTC/USDT', '--from', '2022-01-01', '--to', '2023-01-01'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--out FILE or --kafka') });
+    expect(await refusal(['--config', configPath, '--exchange', 'binance', '--symbols', 'BTC/EUR', '--from', '2022-01-01', '--to', '2023-01-01', '--out', join(dir, 'x.gz')])).toMatchObject({ code: 2, stderr: expect.stringContaining('BTC/EUR') });
+    expect(await refusal(['--config', configPath, '--exchange', 'nosuchexchange', '--symbols', 'BTC/USDT', '--from', '2022-01-01', '--to', '2023-01-01', '--out', join(dir, 'x.gz')])).toMatchObject({ code: 2 });
     expect(fake.http.requests.slice(before).filter((r) => r.path === '/api/v3/klines')).toHaveLength(0);
   });
 });

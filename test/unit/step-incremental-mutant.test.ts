@@ -28,5 +28,5 @@ describe('the equality test of the incremental step', () => {
   it('catches a filter whose intervals are too wide', () => {
     const p = params();
     for (let seed = 1; seed <= 3; seed++) expect(comparePaths(downAndUp(seed), p).difference).not.toBeNull();
-  });
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import type { StepOutput } from '../domain/step/step-types.ts';
 import { facilityStatusLevel, STATUS, statusLevel, UNKNOWN, type FacilityStatus, type LtvStatus, type Valuation } from '../domain/valuation/valuation-types.ts';
-import { FIELD, MEASUREMENT, NO_TAG_VALUE, TAG } from './measurements.ts';
+import { FIELD, MEASUREMENT, NO_TAG_VALUE, stressField, TAG } from './measurements.ts';
 import type { Point } from './sink.ts';
 
 /**
@@ -30,7 +30,7 @@ function pointsOf(output: StepOutput, run: string): Point[] {
         ),
       ];
     case 'valuation':
-      return valuationPoints(output.valuation, run, output.ts);
+      return valuationPoints(output.valuation, run, output.ts, output.itemsChanged);
     case 'alert':
       return [
         point(
@@ -78,8 +78,11 @@ function pointsOf(output: StepOutput, run: string): Point[] {
   }
 }
 
-/** One `valuation` point, one `facility` point per facility, one `item` per fleet item, one `stress` per scenario. */
-function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
+/**
+ * One `valuation` point, one `facility` point per facility, one `item` point per fleet item that
+ * changed (`itemsChanged`, all when absent), one `stress` point with every scenario's fields.
+ */
+function valuationPoints(v: Valuation, run: string, ts: number, itemsChanged: readonly boolean[] | undefined): Point[] {
   const entity = v.entity;
   const worst = worstLevel(v.facilities);
   const points: Point[] = [
@@ -146,7 +149,9 @@ function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
       ),
     );
   }
-  for (const item of v.fleet) {
+  for (let i = 0; i < v.fleet.length; i++) {
+    if (itemsChanged !== undefined && itemsChanged[i] === false) continue;
+    const item = v.fleet[i];
     points.push(
       point(
         MEASUREMENT.item,
@@ -157,16 +162,14 @@ function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
       ),
     );
   }
-  for (const s of v.stress) {
-    points.push(
-      point(
-        MEASUREMENT.stress,
-        { [TAG.entity]: entity, [TAG.scenario]: s.scenario },
-        run,
-        { [FIELD.ltv]: s.ltv, [FIELD.dscr]: s.dscr, [FIELD.worstStatusLevel]: worstLevel(s.facilities) },
-        ts,
-      ),
-    );
+  if (v.stress.length > 0) {
+    const fields: Record<string, number | null> = {};
+    for (const s of v.stress) {
+      fields[stressField(s.scenario, FIELD.ltv)] = s.ltv;
+      fields[stressField(s.scenario, FIELD.dscr)] = s.dscr;
+      fields[stressField(s.scenario, FIELD.worstStatusLevel)] = worstLevel(s.facilities);
+    }
+    points.push(point(MEASUREMENT.stress, { [TAG.entity]: entity }, run, fields, ts));
   }
   return points;
 }

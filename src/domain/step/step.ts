@@ -121,6 +121,9 @@ interface EntitySlot {
   exposureCache: { readonly version: VersionInfo; readonly dayKey: number; readonly statusSeq: number; readonly contributions: readonly EntityModelExposure[] } | null;
   /** Counts changes of the LTV statuses (the contributions read them). */
   statusSeq: number;
+  /** The fleet figures of its last `item` points (market value, liquidation value, haircut, valued by model 1/0 per item), and the event-time hour they were written in. */
+  itemsWritten: Float64Array | null;
+  itemsHour: number;
   /** `window.seq` of the window that last revalued the entity. */
   windowSeq: number;
   /** The incremental path's filter (guard.ts); null: evaluate in full on the next change. */
@@ -638,7 +641,7 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
       }
       inputs[instrument] = input;
     }
-    out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot, version.sheet), inputs });
+    out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot, version.sheet), inputs, itemsChanged: itemsChanged(slot, v, ws) });
   }
   closeExposure(state, ws, params, out);
   for (const key of [...w.alertKeys].sort(byString)) {
@@ -655,6 +658,36 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
 }
 
 const NO_INPUT = { value: null, sources: 0 } as const;
+const ITEM_FIGURES = 4;
+
+/**
+ * Which fleet items of a valuation to write (ValuationOutput `itemsChanged`): those whose figures
+ * differ from the last written, all of them at the entity's first valuation of an event-time hour
+ * (a board reading the last hour finds every item) or when the fleet changed shape.
+ */
+function itemsChanged(slot: EntitySlot, v: Valuation, ws: number): boolean[] {
+  const fleet = v.fleet;
+  const hour = Math.floor(ws / HOUR_MS);
+  const written = slot.itemsWritten;
+  const all = hour !== slot.itemsHour || written === null || written.length !== fleet.length * ITEM_FIGURES;
+  const next = all ? new Float64Array(fleet.length * ITEM_FIGURES) : written;
+  const changed = new Array<boolean>(fleet.length);
+  for (let i = 0; i < fleet.length; i++) {
+    const item = fleet[i];
+    const k = i * ITEM_FIGURES;
+    const mv = item.marketValue ?? Number.NaN;
+    const lv = item.liquidationValue ?? Number.NaN;
+    const byModel = item.valuedBy === 'model' ? 1 : 0;
+    changed[i] = all || !Object.is(next[k], mv) || !Object.is(next[k + 1], lv) || !Object.is(next[k + 2], item.haircut) || next[k + 3] !== byModel;
+    next[k] = mv;
+    next[k + 1] = lv;
+    next[k + 2] = item.haircut;
+    next[k + 3] = byModel;
+  }
+  slot.itemsWritten = next;
+  slot.itemsHour = hour;
+  return changed;
+}
 
 /**
  * Every hourly bucket (event time) of `exposure` holds a contribution of every entity of the book:
@@ -831,6 +864,8 @@ function onEntity(state: ProcessorState, id: string, entity: Entity | null, rele
     exposureWritten: (removedModels ?? []).map((model) => ({ model, unitsPledged: Number.NaN, unitsAtMarginCall: Number.NaN, depthPerMonth: Number.NaN })),
     exposureCache: null,
     statusSeq: 0,
+    itemsWritten: null,
+    itemsHour: Number.NaN,
     windowSeq: -1,
     guard: null,
   };

@@ -105,7 +105,7 @@ export const ConfigSchema = z.strictObject({
         .strictObject({ resaleStep: z.number().min(-1).max(0), rentalStep: z.number().min(-1).max(0) })
         .default({ resaleStep: -0.3, rentalStep: -0.2 }),
       /** How step revalues what a quote touches (DomainParams.revaluation, docs/valuation.md "Incremental revaluation"). */
-      revaluation: z.enum(['incremental', 'reference']).default('incremental'),
+      revaluation: z.enum(['incremental', 'full', 'reference']).default('incremental'),
     })
     .prefault({}),
   http: z

@@ -101,18 +101,23 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | nul
   return null;
 }
 
-/** Both paths over the same operations: the first difference of outputs or final states, or null. */
-export function comparePaths(ops: readonly Op[], params: DomainParams): { difference: string | null; reference: Fold; incremental: Fold } {
+/** The paths over the same operations (`full` too when asked): the first difference of outputs or final states from the reference, or null. */
+export function comparePaths(ops: readonly Op[], params: DomainParams, withFull = false): { difference: string | null; reference: Fold; incremental: Fold } {
   const reference = fold(ops, params, REVALUATION.reference);
   const incremental = fold(ops, params, REVALUATION.incremental);
+  const difference = differenceOf(reference, incremental) ?? (withFull ? differenceOf(reference, fold(ops, params, REVALUATION.full)) : null);
+  return { difference, reference, incremental };
+}
+
+function differenceOf(a: Fold, b: Fold): string | null {
   for (let i = 0; i < INSTANCES; i++) {
-    const n = Math.max(reference.outputs[i].length, incremental.outputs[i].length);
+    const n = Math.max(a.outputs[i].length, b.outputs[i].length);
     for (let k = 0; k < n; k++) {
-      const d = firstDifference(reference.outputs[i][k], incremental.outputs[i][k], `instance ${i} output ${k} (${reference.outputs[i][k]?.kind ?? '-'})`);
-      if (d !== null) return { difference: d, reference, incremental };
+      const d = firstDifference(a.outputs[i][k], b.outputs[i][k], `instance ${i} output ${k} (${a.outputs[i][k]?.kind ?? '-'})`);
+      if (d !== null) return d;
     }
   }
-  return { difference: firstDifference(reference.states, incremental.states, 'states'), reference, incremental };
+  return firstDifference(a.states, b.states, 'states');
 }
 
 // ---------------------------------------------------------------- random books and streams

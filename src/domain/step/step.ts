@@ -195,11 +195,12 @@ const NO_STRESS = { stress: false } as const;
 const WITH_STRESS = { stress: true } as const;
 const HOUR_MS = 3_600_000;
 
-const isIncremental = (params: DomainParams): boolean => params.revaluation !== REVALUATION.reference;
+/** The filter is on (the default path). */
+const isIncremental = (params: DomainParams): boolean => params.revaluation === undefined || params.revaluation === REVALUATION.incremental;
 
-/** The valuation of the path in use: the fast one (bit-identical) on the incremental path, the reference one otherwise. */
+/** The valuation of the path in use: the reference one on the reference path, the fast one (bit-identical) otherwise. */
 function valueOf(sheet: SheetVersion, state: ProcessorState, atMs: number, params: DomainParams, options: { readonly stress: boolean }): Valuation {
-  return isIncremental(params) ? valueEntityFast(sheet, state.index.market, atMs, params, options) : valueEntity(sheet, state.index.market, atMs, params, options);
+  return params.revaluation === REVALUATION.reference ? valueEntity(sheet, state.index.market, atMs, params, options) : valueEntityFast(sheet, state.index.market, atMs, params, options);
 }
 
 type Cause = Readonly<Record<string, string | number | null>>;
@@ -717,7 +718,7 @@ function contributionsOf(state: ProcessorState, slot: EntitySlot, params: Domain
 
 function computeContributions(state: ProcessorState, slot: EntitySlot, latest: VersionInfo, params: DomainParams): readonly EntityModelExposure[] {
   const sheet = latest.sheet;
-  const outstanding: ArrayLike<number> = isIncremental(params) ? debtTermsAt(sheet, params, slot.latestAtMs).outstanding : facilityOutstanding(sheet, slot.latestAtMs);
+  const outstanding: ArrayLike<number> = params.revaluation === REVALUATION.reference ? facilityOutstanding(sheet, slot.latestAtMs) : debtTermsAt(sheet, params, slot.latestAtMs).outstanding;
   const facilities = sheet.facilities.map((f, i) => ({ id: f.id, outstanding: outstanding[i], status: slot.ltv.get(f.id)?.status ?? UNKNOWN }));
   return entityExposure(sheet, { facilities }, params);
 }

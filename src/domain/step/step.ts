@@ -149,6 +149,8 @@ export interface ProcessorState {
   readonly exposedBy: Map<string, Set<string>>;
   /** exposedBy as slots (the incremental scan), rebuilt when an entity event changes an instrument's set. */
   readonly exposureLists: Map<string, ExposureList>;
+  /** The distinct sets of instruments of the versions held, by their ids joined (internExposure). */
+  readonly exposureSets: Map<string, readonly string[]>;
   /** The earliest pending cure deadline (Infinity when none). */
   nextCureMs: number;
   /** Instruments whose warm-up is over; the earliest end of another one (Infinity when none). */
@@ -179,6 +181,7 @@ export function initialState(_params: DomainParams): ProcessorState {
     entities: new Map(),
     exposedBy: new Map(),
     exposureLists: new Map(),
+    exposureSets: new Map(),
     nextCureMs: Infinity,
     warmedUp: new Set(),
     nextWarmUpMs: Infinity,
@@ -624,23 +627,24 @@ function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutpu
       rentalYieldAnnual: (rental * HOURS_PER_YEAR) / resale,
     });
   }
-  // One inputs object per instrument for the whole close: the valuations share them.
-  const inputsOf = new Map<string, { readonly value: number | null; readonly sources: number }>();
+  // One inputs record per set of instruments for the whole close: the valuations share them
+  // (versions with the same exposure share one array, toVersions).
+  const inputsOf = new Map<readonly string[], Readonly<Record<string, { readonly value: number | null; readonly sources: number }>>>();
   for (const id of [...w.entities].sort(byString)) {
     const slot = state.entities.get(id);
     if (slot === undefined) continue;
     const version = versionAt(slot, clock);
     if (version === null) continue;
     const v = valueOf(version.sheet, state, clock, params, WITH_STRESS);
-    const inputs: Record<string, { readonly value: number | null; readonly sources: number }> = {};
-    for (const instrument of version.exposure) {
-      let input = inputsOf.get(instrument);
-      if (input === undefined) {
+    let inputs = inputsOf.get(version.exposure);
+    if (inputs === undefined) {
+      const record: Record<string, { readonly value: number | null; readonly sources: number }> = {};
+      for (const instrument of version.exposure) {
         const idx = state.index.instruments.get(instrument);
-        input = idx === undefined ? NO_INPUT : { value: idx.value, sources: idx.sources };
-        inputsOf.set(instrument, input);
+        record[instrument] = idx === undefined ? NO_INPUT : { value: idx.value, sources: idx.sources };
       }
-      inputs[instrument] = input;
+      inputs = record;
+      inputsOf.set(version.exposure, inputs);
     }
     out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot, version.sheet), inputs, itemsChanged: itemsChanged(slot, v, ws) });
   }
@@ -806,6 +810,15 @@ function slotOfKey(state: ProcessorState, key: string): AlertSlot | null {
 
 // ---------------------------------------------------------------- entities
 
+/** One array per distinct set of instruments: versions exposed to the same ones share it (closeWindow's inputs). */
+function internExposure(state: ProcessorState, exposure: readonly string[]): readonly string[] {
+  const key = exposure.join(',');
+  const known = state.exposureSets.get(key);
+  if (known !== undefined) return known;
+  state.exposureSets.set(key, exposure);
+  return exposure;
+}
+
 function removeExposure(state: ProcessorState, slot: EntitySlot): void {
   for (const instrument of slot.exposure) {
     state.exposureLists.delete(instrument);
@@ -816,11 +829,11 @@ function removeExposure(state: ProcessorState, slot: EntitySlot): void {
   }
 }
 
-function toVersions(entity: Entity, params: DomainParams): VersionInfo[] {
+function toVersions(state: ProcessorState, entity: Entity, params: DomainParams): VersionInfo[] {
   const versions = entity.versions.map((sheet) => ({
     fromMs: sheet.effectiveFrom === undefined ? -Infinity : parseDateMs(sheet.effectiveFrom),
     sheet,
-    exposure: [...exposureOf(sheet, params)].sort(byString),
+    exposure: internExposure(state, [...exposureOf(sheet, params)].sort(byString)),
   }));
   // Stable sort: versions are validated upstream; this keeps as-of lookups right whatever the order.
   versions.sort((a, b) => a.fromMs - b.fromMs);
@@ -846,7 +859,7 @@ function onEntity(state: ProcessorState, id: string, entity: Entity | null, rele
   // Removed and back in the same window: the contribution it had can still end.
   const removedModels = state.window.removed.get(id);
   state.window.removed.delete(id);
-  const versions = toVersions(entity, params);
+  const versions = toVersions(state, entity, params);
   const union = new Set<string>();
   for (const v of versions) for (const i of v.exposure) union.add(i);
   const exposure = [...union].sort(byString);

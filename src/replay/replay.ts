@@ -65,6 +65,8 @@ export interface ReplaySummary {
   readonly eventsPerSecond: number;
   readonly firstTs: number | null;
   readonly lastTs: number | null;
+  /** The conflation window the replay ran with. */
+  readonly emitIntervalMs: number;
 }
 
 export const replayTopics = (prefix: string, run: string) => ({
@@ -238,7 +240,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   o.onProgress?.(events, total);
   log.info({ events, alerts: alerts.length, durationMs }, 'replay done');
   const { published, firstTs, lastTs } = publication;
-  return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs };
+  return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs, emitIntervalMs: params.emitIntervalMs };
 }
 
 async function bus_has(bus: Bus, topic: string): Promise<boolean> {

@@ -3,7 +3,8 @@ import type { Market } from '../src/domain/market/market.ts';
 import type { Quote } from '../src/domain/market/quote.ts';
 import type { Entity, SheetVersion } from '../src/domain/sheet/sheet.ts';
 import { parseInstrument } from '../src/domain/market/instruments.ts';
-import { defaultDomainParams, exposureOf, valueEntity } from '../src/domain/valuation/valuation.ts';
+import { defaultDomainParams, exposureOf } from '../src/domain/valuation/valuation.ts';
+import { valueEntityFast as valueEntity } from '../src/domain/valuation/fast-valuation.ts';
 import { flush, initialState, step } from '../src/domain/step/step.ts';
 import { ASIC_MODELS, GPU_MODELS, generateBook, generateQuotes, loadCatalog } from './book.ts';
 

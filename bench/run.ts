@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runCore } from './core.ts';
+import { runFold } from './fold.ts';
 import { runPipeline } from './pipeline.ts';
 import { runLatency, runMemory } from './latency.ts';
 import { runLimits } from './limits.ts';
@@ -30,6 +31,7 @@ type Section = (opts: { quick: boolean; log: (line: string) => void; flags: Sect
 const SECTIONS: Readonly<Record<string, Section>> = {
   core: ({ quick, log }) =>
     runCore(quick ? { entities: 1_000, fullQuotes: 5, incrementalQuotes: 50, stepQuotes: 100, growth: [0, 1_000, 5_000], growthQuotes: 100, log } : { log }),
+  fold: ({ quick, log, flags }) => runFold(quick ? { entityCounts: [50, 200], quotes: () => 200, log } : { entityCounts: flags.entities, log }),
   pipeline: ({ quick, log, flags }) => runPipeline(quick ? { entityCounts: [20, 50], quotes: 200, rawAt: 50, log } : { quotes: flags.quotes, entityCounts: flags.entities, cadenceMs: flags.cadenceMs, log }),
   latency: ({ quick, log, flags }) => runLatency(quick ? { entities: 20, rate: 200, seconds: 2, log } : { seconds: flags.latencySeconds, rate: flags.latencyRate, log }),
   memory: ({ quick, log }) => runMemory(quick ? { entities: 50, seconds: 2, log } : { log }),

@@ -4,17 +4,17 @@ import type { SheetVersion } from '../src/domain/sheet/sheet.ts';
 import { civilInstant, wholeMonths, wholeMonthsBetween } from '../src/domain/calendar.ts';
 import { createHash } from 'node:crypto';
 import { parseInstrument } from '../src/domain/market/instruments.ts';
-import { defaultDomainParams, valueEntity } from '../src/domain/valuation/valuation.ts';
+import { defaultDomainParams, valueEntity as referenceValueEntity } from '../src/domain/valuation/valuation.ts';
+import { valueEntityFast as valueEntity } from '../src/domain/valuation/fast-valuation.ts';
 import { flush, initialState, step } from '../src/domain/step/step.ts';
-import { valueEntity as referenceValueEntity } from './reference/valuation.ts';
 import { generateBook, generateQuotes, loadCatalog } from './book.ts';
 
 /**
  * Micro-benchmark and equivalence check of the valuation hot path (docs/performance.md,
  * "Valuation hot path"). Parts, each optional:
  *
- * - `--check`: the optimised valueEntity against the reference copy in bench/reference/ (the code
- *   before the optimisation) on every sheet of the book x many markets and instants, with and
+ * - `--check`: the fast valuation (valueEntityFast) against the reference valuation (valueEntity,
+ *   the straightforward code) on every sheet of the book x many markets and instants, with and
  *   without stress; every number must be the same double (Object.is), every string the same.
  *   Exits 1 on any mismatch.
  *   Also checks wholeMonthsBetween against wholeMonths on a million pairs of instants.

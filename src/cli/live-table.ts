@@ -1,5 +1,6 @@
 import type { StepOutput } from '../domain/step/step-types.ts';
 import type { LtvStatus } from '../domain/valuation/valuation-types.ts';
+import { UNKNOWN } from '../domain/valuation/valuation-types.ts';
 
 /**
  * The table `ccm run` prints every few seconds in the embedded default: index prices and each
@@ -38,7 +39,7 @@ export class LiveTable {
         case 'valuation': {
           const v = o.valuation;
           let worst: LtvStatus = 'ok';
-          for (const f of v.facilities) if (ORDER.indexOf(f.status) > ORDER.indexOf(worst)) worst = f.status;
+          for (const f of v.facilities) if (f.status !== UNKNOWN && ORDER.indexOf(f.status) > ORDER.indexOf(worst)) worst = f.status;
           this.entities.set(v.entity, { ltv: v.ltv, forcedSaleLtv: v.forcedSaleLtv, dscr: v.dscr, worst, dscrStatus: v.dscrStatus, at: o.ts });
           this.tick(o.ts);
           break;

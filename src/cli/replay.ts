@@ -13,7 +13,7 @@ import { MonitorError, ErrorCode } from '../domain/errors.ts';
 
 /**
  * `ccm replay --run NAME (--file PATH... | --kafka --from ISO --to ISO) [--entities DIR]
- *  [--speed N | --max] [--report FILE] [--replace] [--stale-after-ms MS] [--min-sources N]`
+ *  [--speed N | --max] [--report FILE] [--replace] [--stale-after-ms MS] [--min-sources N] [--emit-interval-ms MS]`
  */
 interface ReplayCliOptions {
   readonly config?: string;
@@ -28,6 +28,7 @@ interface ReplayCliOptions {
   readonly report?: string;
   readonly replace?: boolean;
   readonly staleAfterMs?: number;
+  readonly emitIntervalMs?: number;
   readonly minSources?: number;
 }
 
@@ -45,6 +46,7 @@ export function define(cmd: Command): CommandAction {
     .option('--replace', 'delete an existing run of this name first')
     .option('--stale-after-ms <ms>', "staleness of every input index (default: from the input's cadence)", positiveNumber)
     .option('--min-sources <n>', "minimum sources of every input index (default: from the input's cadence)", positiveInteger)
+    .option('--emit-interval-ms <ms>', "conflation window of the valuations (default: the input's span / 500, rounded up to a round length, at least processor.emitIntervalMs)", positiveInteger)
     .addHelpText('after', `\nExamples:
   ccm simulate --scenario double_leverage --out dl.ndjson.gz && ccm replay --run dl --file dl.ndjson.gz
   ccm replay --run btc-2022 --file btc.ndjson.gz eth.ndjson.gz --report report.json
@@ -87,6 +89,7 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
       speed,
       replace: values.replace ?? false,
       staleAfterMs: values.staleAfterMs,
+      emitIntervalMs: values.emitIntervalMs,
       minSources: values.minSources,
       onProgress: (d, t) => bar.update(d, t),
     });

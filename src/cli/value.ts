@@ -5,8 +5,8 @@ import type { Catalog } from '../domain/sheet/catalog.ts';
 import { isMonitorError } from '../domain/errors.ts';
 import { versionAt } from '../domain/sheet/sheet-validate.ts';
 import { defaultDomainParams, valueEntity } from '../domain/valuation/valuation.ts';
-import type { LtvStatus, Valuation } from '../domain/valuation/valuation-types.ts';
-import { STATUS } from '../domain/valuation/valuation-types.ts';
+import type { FacilityStatus, LtvStatus, Valuation } from '../domain/valuation/valuation-types.ts';
+import { STATUS, UNKNOWN } from '../domain/valuation/valuation-types.ts';
 import { isoTime, type CommandAction } from './options.ts';
 
 /**
@@ -80,7 +80,11 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), ...rows.map(line)];
 }
 
-const worst = (statuses: readonly LtvStatus[]): LtvStatus => statuses.reduce<LtvStatus>((w, s) => (STATUS.indexOf(s) > STATUS.indexOf(w) ? s : w), 'ok');
+/** The worst known status; `unknown` when a status is unknown and none of the known ones is worse than ok. */
+const worst = (statuses: readonly FacilityStatus[]): FacilityStatus => {
+  const known = statuses.reduce<LtvStatus>((w, s) => (s !== UNKNOWN && STATUS.indexOf(s) > STATUS.indexOf(w) ? s : w), 'ok');
+  return known === 'ok' && statuses.includes(UNKNOWN) ? UNKNOWN : known;
+};
 
 /** The readable form: entity totals, fleet, facilities, stress. */
 export function toTable(v: Valuation): string {

@@ -78,5 +78,6 @@ export function buildParams(config: Config, catalog: Catalog): DomainParams {
     scenarios: [...byName.values()],
     indexRules: { ...base.indexRules, ...d.index },
     emitIntervalMs: config.processor.emitIntervalMs,
+    revaluation: d.revaluation,
   };
 }

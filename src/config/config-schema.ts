@@ -105,6 +105,8 @@ export const ConfigSchema = z.strictObject({
       nextGeneration: z
         .strictObject({ resaleStep: z.number().min(-1).max(0), rentalStep: z.number().min(-1).max(0) })
         .default({ ...NEXT_GENERATION_STEPS }),
+      /** How step revalues what a quote touches (DomainParams.revaluation, docs/valuation.md "Incremental revaluation"). */
+      revaluation: z.enum(['incremental', 'full', 'reference']).default('incremental'),
     })
     .prefault({}),
   http: z

@@ -12,54 +12,55 @@
 
 export type EventIdPart = string | number | boolean | null;
 
-// 64-bit arithmetic on two unsigned 32-bit halves (exact in doubles: every product < 2^53).
-const OFFSET_HI = 0xcbf29ce4;
-const OFFSET_LO = 0x84222325;
-// The 64-bit FNV prime is 2^40 + 0x1b3.
-const PRIME_LO = 0x1b3;
-const TWO_32 = 0x1_0000_0000;
+// 64-bit arithmetic on four 16-bit limbs (h0 lowest): every product stays a small integer, so
+// the whole hash runs on 32-bit integer arithmetic. The FNV prime 2^40 + 0x1b3 has the limbs
+// 0x1b3, 0, 0x100, 0 (2^40 = 0x100 in the third limb).
+const OFFSET = [0x2325, 0x8422, 0x9ce4, 0xcbf2] as const;
+
+const utf8 = new TextEncoder();
 
 /** FNV-1a 64 of the UTF-8 encoding of `s`, as 16 hex characters. */
 export function fnv1a64(s: string): string {
-  let hi = OFFSET_HI;
-  let lo = OFFSET_LO;
-  const mix = (byte: number): void => {
-    lo = (lo ^ byte) >>> 0;
-    // (hi * 2^32 + lo) * (2^40 + 0x1b3) mod 2^64
-    const loProduct = lo * PRIME_LO;
-    const carry = Math.floor(loProduct / TWO_32);
-    hi = (hi * PRIME_LO + carry + ((lo << 8) >>> 0)) >>> 0;
-    lo = loProduct >>> 0;
-  };
+  // ASCII (every id the processor makes) is hashed straight from the string's char codes; anything
+  // else from its UTF-8 bytes (a lone surrogate is encoded as U+FFFD, as TextEncoder does).
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return fnvBytes(utf8.encode(s));
+  let h0: number = OFFSET[0];
+  let h1: number = OFFSET[1];
+  let h2: number = OFFSET[2];
+  let h3: number = OFFSET[3];
   for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) {
-      mix(c);
-    } else if (c < 0x800) {
-      mix(0xc0 | (c >> 6));
-      mix(0x80 | (c & 0x3f));
-    } else {
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-        const d = s.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d <= 0xdfff) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          i++;
-          mix(0xf0 | (c >> 18));
-          mix(0x80 | ((c >> 12) & 0x3f));
-          mix(0x80 | ((c >> 6) & 0x3f));
-          mix(0x80 | (c & 0x3f));
-          continue;
-        }
-      }
-      // A lone surrogate is encoded as U+FFFD, as TextEncoder does.
-      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-      mix(0xe0 | (c >> 12));
-      mix(0x80 | ((c >> 6) & 0x3f));
-      mix(0x80 | (c & 0x3f));
-    }
+    h0 ^= s.charCodeAt(i);
+    const t0 = h0 * 0x1b3;
+    const t1 = h1 * 0x1b3 + (t0 >>> 16);
+    const t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16);
+    h3 = (h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16)) & 0xffff;
+    h0 = t0 & 0xffff;
+    h1 = t1 & 0xffff;
+    h2 = t2 & 0xffff;
   }
-  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+  return hex8(h3 * 0x10000 + h2) + hex8(h1 * 0x10000 + h0);
 }
+
+/** FNV-1a 64 of some bytes (as fnv1a64). */
+function fnvBytes(bytes: Uint8Array): string {
+  let h0: number = OFFSET[0];
+  let h1: number = OFFSET[1];
+  let h2: number = OFFSET[2];
+  let h3: number = OFFSET[3];
+  for (let i = 0; i < bytes.length; i++) {
+    h0 ^= bytes[i];
+    const t0 = h0 * 0x1b3;
+    const t1 = h1 * 0x1b3 + (t0 >>> 16);
+    const t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16);
+    h3 = (h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16)) & 0xffff;
+    h0 = t0 & 0xffff;
+    h1 = t1 & 0xffff;
+    h2 = t2 & 0xffff;
+  }
+  return hex8(h3 * 0x10000 + h2) + hex8(h1 * 0x10000 + h0);
+}
+
+const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
 
 /** The event id of the event identified by `parts` (in order), e.g. `eventId('alert', entity, facility, rule, from, to, at)`. */
 export const eventId = (...parts: readonly EventIdPart[]): string => fnv1a64(JSON.stringify(parts));

@@ -9,6 +9,7 @@ export * from './step/step-types.ts';
 export * from './params.ts';
 export * from './calendar.ts';
 export * from './valuation/valuation.ts';
+export * from './valuation/compiled.ts';
 export * from './valuation/stress.ts';
 export * from './valuation/portfolio.ts';
 export * from './sheet/sheet-validate.ts';

@@ -28,6 +28,18 @@ export interface Scenario {
   readonly olderGenerationsOnly?: boolean;
 }
 
+/**
+ * How the processor's step revalues the entities a quote touches (docs/valuation.md "Incremental
+ * revaluation"): `incremental` (the default) filters them by price intervals and revalues in full
+ * only those that may cross an alert line, with the fast valuation; `reference` revalues every
+ * exposed entity in full with the reference valuation on every index change; `full` does the same
+ * with the fast valuation (the first round's processor: what the filter alone saves, for the
+ * benchmarks). All give the same outputs (test/unit/step-incremental.test.ts); the reference path
+ * is there to prove it.
+ */
+export const REVALUATION = { incremental: 'incremental', full: 'full', reference: 'reference' } as const;
+export type Revaluation = (typeof REVALUATION)[keyof typeof REVALUATION];
+
 export interface DomainParams {
   readonly catalog: Catalog;
   readonly cryptoHaircut: number; // default 0.05
@@ -41,6 +53,8 @@ export interface DomainParams {
   readonly emitIntervalMs: number;
   /** Hours a margin call may stay uncured when a facility has no cureHours (default 72). */
   readonly defaultCureHours: number;
+  /** The step's revaluation path (default `incremental`). */
+  readonly revaluation?: Revaluation;
 }
 
 export { DEFAULT_SCENARIOS } from './defaults.ts';

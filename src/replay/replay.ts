@@ -50,6 +50,8 @@ export interface ReplayOptions {
   readonly replace?: boolean;
   readonly staleAfterMs?: number;
   readonly minSources?: number;
+  /** The conflation window; undefined = following the input (replayWindowMs). */
+  readonly emitIntervalMs?: number;
   readonly onProgress?: (processed: number, total: number) => void;
   readonly sessionTimeoutMs?: number;
 }
@@ -64,6 +66,8 @@ export interface ReplaySummary {
   readonly eventsPerSecond: number;
   readonly firstTs: number | null;
   readonly lastTs: number | null;
+  /** The conflation window the replay ran with. */
+  readonly emitIntervalMs: number;
 }
 
 export const replayTopics = (prefix: string, run: string) => ({
@@ -97,22 +101,48 @@ export async function listRuns(bus: Bus, sink: Sink, prefix: string): Promise<Ar
 
 /**
  * The params a replay runs with: the configured ones, with each input instrument's staleness and
- * minimum-source rules following the input's cadence (input-rules.ts) unless the flags say otherwise.
+ * minimum-source rules following the input's cadence (input-rules.ts), and the conflation window
+ * following the input's span (replayWindowMs), unless the flags say otherwise.
  */
 export async function replayParams(
   base: DomainParams,
   records: AsyncIterable<StreamRecord> | Iterable<StreamRecord>,
-  overrides: { staleAfterMs?: number; minSources?: number } = {},
+  overrides: { staleAfterMs?: number; minSources?: number; emitIntervalMs?: number } = {},
 ): Promise<{ params: DomainParams; total: number }> {
   const cadence = new CadenceTracker();
   let total = 0;
+  let first = Infinity;
+  let last = -Infinity;
   for await (const r of records) {
     total++;
     const q = toQuote(r.value);
-    if (q.ok) cadence.add(q.quote);
+    if (!q.ok) continue;
+    cadence.add(q.quote);
+    if (q.quote.ts < first) first = q.quote.ts;
+    if (q.quote.ts > last) last = q.quote.ts;
   }
   const rules = cadence.rules((i) => ruleOf(base.indexRules, i), overrides);
-  return { params: { ...base, indexRules: { ...base.indexRules, ...rules } }, total };
+  const emitIntervalMs = overrides.emitIntervalMs ?? replayWindowMs(base.emitIntervalMs, last > first ? last - first : 0);
+  return { params: { ...base, emitIntervalMs, indexRules: { ...base.indexRules, ...rules } }, total };
+}
+
+/** About this many conflation windows per replay, whatever its span. */
+export const REPLAY_WINDOWS = 500;
+const MINUTE_MS = 60_000;
+/** Round window lengths, from a minute to a day. */
+const ROUND_WINDOWS_MS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440].map((m) => m * MINUTE_MS);
+
+/**
+ * A replay's conflation window (docs/architecture.md "Output volume"): the span of its input over
+ * REPLAY_WINDOWS, rounded up to a round length (1, 2, 5, 10, 15, 30 minutes, 1, 2, 3, 6, 12 hours,
+ * a day), never shorter than the configured window. A day of dense quotes is valued every five
+ * minutes, a year of daily history once a day: about 500 valuations per entity, as many as a board
+ * draws across its width. Alerts are not conflated: each carries the event time of its quote.
+ */
+export function replayWindowMs(configuredMs: number, spanMs: number): number {
+  const wanted = spanMs / REPLAY_WINDOWS;
+  const round = ROUND_WINDOWS_MS.find((w) => w >= wanted) ?? Math.ceil(wanted / ROUND_WINDOWS_MS[ROUND_WINDOWS_MS.length - 1]) * ROUND_WINDOWS_MS[ROUND_WINDOWS_MS.length - 1];
+  return Math.max(configuredMs, round);
 }
 
 async function* inputRecords(bus: Bus, prefix: string, input: ReplayInput): AsyncGenerator<StreamRecord> {
@@ -151,8 +181,8 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
 
   // First pass, before anything is deleted or created (a bad input file leaves the old run as it
   // was): the input's cadence per instrument, and the count for the progress bar.
-  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources });
-  log.info({ records: total }, 'input read');
+  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources, emitIntervalMs: o.emitIntervalMs });
+  log.info({ records: total, emitIntervalMs: params.emitIntervalMs }, 'input read');
 
   // --replace deletes the run's series and starts after the old input on the run's topics: a topic
   // deleted and re-created at once under the same name is not reliably served again by Kafka.
@@ -210,7 +240,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   o.onProgress?.(events, total);
   log.info({ events, alerts: alerts.length, durationMs }, 'replay done');
   const { published, firstTs, lastTs } = publication;
-  return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs };
+  return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs, emitIntervalMs: params.emitIntervalMs };
 }
 
 async function bus_has(bus: Bus, topic: string): Promise<boolean> {

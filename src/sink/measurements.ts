@@ -8,8 +8,8 @@
  * | `index`        | instrument                             | value, sources, stale (0/1), rejected |
  * | `valuation`    | entity, type                           | every number of the valuation in snake_case, dscr_breach (0/1), stale (0/1)*, status_level* (0-3) |
  * | `facility`     | entity, facility, lender               | outstanding, collateral_value, liquidation_value*, ltv, forced_sale_ltv, headroom, ltv_in_12m, status_level (0-3), cure_amount_usd, tenor_months_left, collateral_life_months_left, debt_outlives_collateral* (0/1), data_missing* (0/1), ltv_warn, ltv_margin_call, ltv_liquidation, dscr_min |
- * | `item`         | entity, item, model, valued_by         | market_value, liquidation_value, haircut |
- * | `stress`       | entity, scenario                       | ltv, dscr, worst_status_level |
+ * | `item`         | entity, item, model, valued_by         | market_value, liquidation_value, haircut (written when they change, and once an hour)* |
+ * | `stress`*      | entity                                 | <scenario>_ltv, <scenario>_dscr, <scenario>_worst_status_level for every scenario |
  * | `exposure`*    | entity, model                          | units_pledged, units_at_margin_call, depth_per_month (one entity's contribution: the boards sum them) |
  * | `spread`*      | model                                  | rental_usd_per_gpu_hour, resale_usd_per_unit, rental_yield_annual (rental x 8,766 h / resale) |
  * | `alert`        | entity, facility ('-' for entity rules), rule, to | value, threshold, level |
@@ -25,6 +25,10 @@
  * each entity's contribution and the boards sum the entities' last contributions per hour and
  * compute months_to_absorb = sum(units_at_margin_call) / depth (docs/architecture.md).
  * `months_to_absorb` is no longer written; the name stays for the boards' computed column.
+ * `stress` departs from ARCHITECTURE.md (tags `entity`, `scenario`): one point per entity and
+ * window with the scenario in the field names (a third of all points were stress points), and
+ * `item` points are written only when an item's figures change and at the entity's first
+ * valuation of each event-time hour (docs/architecture.md "Output volume").
  * Points of the same series and timestamp overwrite each other, so two
  * data_quality events of one instrument, source and reason at one instant count once.
  * Rollups (continuous queries, see influx-sink.ts) keep the measurement names in their own
@@ -131,3 +135,6 @@ export const FIELD = {
   reconnects: 'reconnects',
   lastTickAgeS: 'last_tick_age_s',
 } as const;
+
+/** The field of one stress scenario's figure in the `stress` point: `<scenario>_<field>`, e.g. `crypto_crash_ltv`. */
+export const stressField = (scenario: string, field: string): string => `${scenario}_${field}`;

@@ -1,6 +1,6 @@
 import type { StepOutput } from '../domain/step/step-types.ts';
-import { STATUS, statusLevel, type LtvStatus, type Valuation } from '../domain/valuation/valuation-types.ts';
-import { FIELD, MEASUREMENT, NO_TAG_VALUE, TAG } from './measurements.ts';
+import { facilityStatusLevel, STATUS, statusLevel, UNKNOWN, type FacilityStatus, type LtvStatus, type Valuation } from '../domain/valuation/valuation-types.ts';
+import { FIELD, MEASUREMENT, NO_TAG_VALUE, stressField, TAG } from './measurements.ts';
 import type { Point } from './sink.ts';
 
 /**
@@ -30,7 +30,7 @@ function pointsOf(output: StepOutput, run: string): Point[] {
         ),
       ];
     case 'valuation':
-      return valuationPoints(output.valuation, run, output.ts);
+      return valuationPoints(output.valuation, run, output.ts, output.itemsChanged);
     case 'alert':
       return [
         point(
@@ -78,10 +78,13 @@ function pointsOf(output: StepOutput, run: string): Point[] {
   }
 }
 
-/** One `valuation` point, one `facility` point per facility, one `item` per fleet item, one `stress` per scenario. */
-function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
+/**
+ * One `valuation` point, one `facility` point per facility, one `item` point per fleet item that
+ * changed (`itemsChanged`, all when absent), one `stress` point with every scenario's fields.
+ */
+function valuationPoints(v: Valuation, run: string, ts: number, itemsChanged: readonly boolean[] | undefined): Point[] {
   const entity = v.entity;
-  const worst = v.facilities.reduce((m, f) => (f.dataMissing === true ? m : Math.max(m, statusLevel(f.status))), 0);
+  const worst = worstLevel(v.facilities);
   const points: Point[] = [
     point(
       MEASUREMENT.valuation,
@@ -103,7 +106,8 @@ function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
         [FIELD.debtService12]: v.debtService12,
         [FIELD.maturities12]: v.maturities12,
         [FIELD.dscr]: v.dscr,
-        [FIELD.dscrBreach]: bit(v.dscrStatus === 'breach'),
+        // an unknown DSCR status is no field at all: a reader must not take it for ok (docs/valuation.md)
+        [FIELD.dscrBreach]: v.dscrStatus === UNKNOWN ? null : bit(v.dscrStatus === 'breach'),
         [FIELD.liquidityCoverage]: v.liquidityCoverage,
         [FIELD.runwayMonths]: v.runwayMonths,
         [FIELD.netLeverage]: v.netLeverage,
@@ -129,8 +133,8 @@ function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
           [FIELD.forcedSaleLtv]: f.forcedSaleLtv,
           [FIELD.headroom]: f.headroom,
           [FIELD.ltvIn12m]: f.ltvIn12m,
-          // with data missing the status is not meaningful (valuation-types.ts): no level rather than a wrong one
-          [FIELD.statusLevel]: f.dataMissing === true ? null : statusLevel(f.status),
+          // unknown, or data missing (the machine's held status is not current): no level rather than a wrong one
+          [FIELD.statusLevel]: f.dataMissing === true ? null : facilityStatusLevel(f.status),
           [FIELD.cureAmountUsd]: f.cureAmountUsd,
           [FIELD.tenorMonthsLeft]: f.tenorMonthsLeft,
           [FIELD.collateralLifeMonthsLeft]: f.collateralLifeMonthsLeft,
@@ -145,7 +149,9 @@ function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
       ),
     );
   }
-  for (const item of v.fleet) {
+  for (let i = 0; i < v.fleet.length; i++) {
+    if (itemsChanged !== undefined && itemsChanged[i] === false) continue;
+    const item = v.fleet[i];
     points.push(
       point(
         MEASUREMENT.item,
@@ -156,18 +162,29 @@ function valuationPoints(v: Valuation, run: string, ts: number): Point[] {
       ),
     );
   }
-  for (const s of v.stress) {
-    points.push(
-      point(
-        MEASUREMENT.stress,
-        { [TAG.entity]: entity, [TAG.scenario]: s.scenario },
-        run,
-        { [FIELD.ltv]: s.ltv, [FIELD.dscr]: s.dscr, [FIELD.worstStatusLevel]: s.facilities.reduce((m, f) => Math.max(m, statusLevel(f.status)), 0) },
-        ts,
-      ),
-    );
+  if (v.stress.length > 0) {
+    const fields: Record<string, number | null> = {};
+    for (const s of v.stress) {
+      fields[stressField(s.scenario, FIELD.ltv)] = s.ltv;
+      fields[stressField(s.scenario, FIELD.dscr)] = s.dscr;
+      fields[stressField(s.scenario, FIELD.worstStatusLevel)] = worstLevel(s.facilities);
+    }
+    points.push(point(MEASUREMENT.stress, { [TAG.entity]: entity }, run, fields, ts));
   }
   return points;
+}
+
+/**
+ * The worst known status level of some facilities; null (no field) when every one is unknown, 0
+ * without facilities. Facilities with data missing hold a status that is not current: not counted.
+ */
+function worstLevel(facilities: ReadonlyArray<{ readonly status: FacilityStatus; readonly dataMissing?: boolean }>): number | null {
+  let worst: number | null = facilities.length === 0 ? 0 : null;
+  for (const f of facilities) {
+    const level = f.dataMissing === true ? null : facilityStatusLevel(f.status);
+    if (level !== null && (worst === null || level > worst)) worst = level;
+  }
+  return worst;
 }
 
 /** The level of an alert's new status: the LTV ladder's 0-3, else 1 for a breach-like status and 0 for ok. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runPipeline } from '../../bench/pipeline.ts';
+import { runFold } from '../../bench/fold.ts';
 import { runLimits } from '../../bench/limits.ts';
 import { runReplayBench } from '../../bench/replay-bench.ts';
 import { runLatency, runMemory } from '../../bench/latency.ts';
@@ -29,9 +30,21 @@ describe('the service benchmarks', () => {
     // the raw InfluxDB writes are the very points the pipeline wrote at that book size
     expect(r.raw.influx.messages).toBe(r.runs[1].points);
     expect(Object.values(r.ratios).every((x) => Number.isFinite(x) && x > 0)).toBe(true);
-    expect(r.target.pipelineToRawKafkajs).toBe(0.7);
+    expect(r.target.pipelineToBound).toBe(0.7);
+    // every run compared with the smallest of its raw bounds, measured on its own topic and points
+    for (const run of r.runs) {
+      expect(run.bound.bound).toBe(Math.min(run.bound.kafkajs, run.bound.influx, run.bound.fold));
+      expect(r.pipelineToBound[String(run.entities)]).toBe(run.pipelineToBound);
+    }
     expect(r.machine.kafka).toBe('4.1.1');
     expect(r.machine.influxdb).toMatch(/InfluxDB v1\./);
+  });
+
+  it('fold folds the same book and quotes on every path, with the same outputs, and reports the speed-ups', async () => {
+    const r = await runFold({ entityCounts: [20], quotes: () => 150 });
+    expect(r.runs[0].sameOutputs).toBe(true);
+    expect(r.runs[0].incremental.quotes).toBe(150);
+    expect(r.foldSpeedup['20']).toBe(r.runs[0].speedup);
   });
 
   it('limits reads N messages with kafkajs and ConsumerPerformance and writes N points to InfluxDB', async () => {
@@ -43,7 +56,9 @@ describe('the service benchmarks', () => {
     const r = await runReplayBench({ events: 200, entities: 20, env });
     expect(r.events).toBe(200);
     expect(r.secondsFor1M).toBeCloseTo(1_000_000 / r.eventsPerSecond, 1);
-    expect(r.target).toMatchObject({ events: 1_000_000, seconds: 60, measuredAtFullSize: false, met: false });
+    expect(r.target).toMatchObject({ events: 1_000_000, seconds: 120, replayToRaw: 1.5, measuredAtFullSize: false, met: false });
+    expect(r.raw.totalMs).toBe(r.raw.produceMs + r.raw.consumeMs + r.raw.influxMs);
+    expect(r.points).toBeGreaterThan(r.events);
   });
 
   it('latency under an offered load finds the index, alert and valuation points of the quotes produced', async () => {
@@ -63,6 +78,7 @@ describe('the service benchmarks', () => {
     expect(r.rssMb.samples).toBeGreaterThan(0);
     expect(r.rssMb.peak).toBeGreaterThanOrEqual(r.rssMb.atEnd);
     expect(r.rssMb.peak).toBeGreaterThan(10);
+    expect(r.settings.command).toContain('--max-old-space-size=');
   });
 
   it('percentiles are by nearest rank and points become escaped line protocol under another run', () => {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { MemoryBus } from '../../src/bus/memory-bus.ts';
-import { writeStreamFile } from '../../src/bus/stream-file.ts';
+import { writeStreamFile, type StreamRecord } from '../../src/bus/stream-file.ts';
 import { buildParams } from '../../src/cli/wiring.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { loadCatalog, loadSheets } from '../../src/config/load-sheets.ts';
@@ -29,6 +29,7 @@ import { createLogger } from '../../src/logger.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { InfluxSink } from '../../src/sink/influx-sink.ts';
 import type { Entity } from '../../src/domain/sheet/sheet.ts';
+import type { Quote } from '../../src/domain/market/quote.ts';
 import { boardQueries, loadDashboards, ruleQueries, substitute, unresolvedVariables } from '../support/grafana-queries.ts';
 import type { BoardQuery, Dashboard, Substitution } from '../support/grafana-queries.ts';
 import { SAMPLE_STEP_MS, SAMPLE_STEPS, sampleGrafanaPoints, toLineProtocol } from '../support/grafana-sample-points.ts';
@@ -122,7 +123,17 @@ describe('Grafana queries against the real InfluxDB', () => {
       const scenarios = ScenariosFileSchema.parse(parseYaml(await readFile('config/scenarios.yaml', 'utf8')));
       const file = join(dir, 'simulated.ndjson.gz');
       const fromMs = endMs - (SAMPLE_STEPS - 1) * SAMPLE_STEP_MS;
-      await writeStreamFile(file, simulateQuotes({ file: scenarios, scenario: 'double_leverage', seed: 7, fromMs, toMs: endMs + 1, cadenceS: 60 }));
+      // halfway, the resale and coin markets lose 40%: real crossings for the alert panels (a run's
+      // start raises none: docs/valuation.md "The start of the alert machine")
+      const crashMs = fromMs + Math.floor(((SAMPLE_STEPS - 1) * SAMPLE_STEP_MS) / 2);
+      const crashed = function* (): Generator<StreamRecord> {
+        for (const r of simulateQuotes({ file: scenarios, scenario: 'double_leverage', seed: 7, fromMs, toMs: endMs + 1, cadenceS: 60 })) {
+          const q = r.value as Quote;
+          const falls = r.ts >= crashMs && (q.instrument.startsWith('resale:') || q.instrument === 'BTC' || q.instrument === 'ETH');
+          yield falls ? { ...r, value: { ...q, price: q.price * 0.6 } } : r;
+        }
+      };
+      await writeStreamFile(file, crashed());
       const summary = await replay({
         bus,
         sink,

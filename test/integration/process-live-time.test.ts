@@ -69,11 +69,13 @@ describe('a live processor whose feed goes silent', () => {
       },
     });
     await processor.start();
-    // the fake feed: five quotes at LTV 0.8 (margin call), stamped with the wall clock, then silence
-    for (let i = 0; i < 5; i++) {
+    // the fake feed: a quote at LTV 0.5 (the alert machine starts there, ok), then five at 0.8
+    // (margin call), stamped with the wall clock, then silence
+    for (let i = 0; i < 6; i++) {
       const ts = Date.now();
       quoteTimes.push(ts);
-      await bus.publish([{ topic: topics.quotes, key: 'resale:H100-SXM', ts, value: { v: 1, instrument: 'resale:H100-SXM', price: resaleForLtv(0.8), source: 'fake-feed', ts, tsSource: 'source', receivedAt: ts } }]);
+      const price = resaleForLtv(i === 0 ? 0.5 : 0.8);
+      await bus.publish([{ topic: topics.quotes, key: 'resale:H100-SXM', ts, value: { v: 1, instrument: 'resale:H100-SXM', price, source: 'fake-feed', ts, tsSource: 'source', receivedAt: ts } }]);
       await sleep(150);
     }
     for (let i = 0; i < 200; i++) {
@@ -89,10 +91,10 @@ describe('a live processor whose feed goes silent', () => {
     await bus?.close();
   });
 
-  it('raises the margin call at the first quote', () => {
+  it('raises the margin call at the first quote past the line', () => {
     const ltv = alerts.filter((a) => a.rule === 'ltv');
     expect(ltv.map((a) => `${a.from}->${a.to}`)).toEqual(['ok->margin_call']);
-    expect(ltv[0].at).toBe(quoteTimes[0]);
+    expect(ltv[0].at).toBe(quoteTimes[1]);
   });
 
   it('fires stale_data at the first tick past staleAfter after the last quote, within staleAfter plus one tick', () => {
@@ -109,7 +111,7 @@ describe('a live processor whose feed goes silent', () => {
   it('expires the cure deadline at the first tick at or past it, with no quote arriving', () => {
     const cure = alerts.filter((a) => a.rule === 'cure_expired');
     expect(cure).toHaveLength(1);
-    const deadline = quoteTimes[0] + CURE_HOURS * 3_600_000;
+    const deadline = quoteTimes[1] + CURE_HOURS * 3_600_000;
     expect(cure[0].at).toBe(ticks.find((t) => t >= deadline));
     expect(cure[0].at).toBeGreaterThan(quoteTimes[quoteTimes.length - 1]);
   });

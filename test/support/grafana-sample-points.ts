@@ -110,10 +110,15 @@ export function sampleGrafanaPoints(run: string, endMs: number, seed = 7): Point
       for (const it of ITEMS.filter((x) => x.entity === entity)) {
         add('item', { entity, item: it.item, model: it.model, valued_by: it.valuedBy }, { market_value: wiggle(it.value, 0.02), liquidation_value: it.value * 0.72, haircut: 0.28 }, ts);
       }
+      // one stress point per entity, every scenario's figures in its fields (to-points.ts)
+      const stress: Record<string, number> = {};
       for (const [scenario, k] of [['crypto_crash', 1.3], ['compute_glut', 1.5], ['double_leverage', 1.9]] as const) {
         const ltv = (securedDebt / collateral) * k;
-        add('stress', { entity, scenario }, { ltv, dscr: dscr / k, worst_status_level: ltv >= 0.85 ? 3 : ltv >= 0.75 ? 2 : ltv >= 0.65 ? 1 : 0 }, ts);
+        stress[`${scenario}_ltv`] = ltv;
+        stress[`${scenario}_dscr`] = dscr / k;
+        stress[`${scenario}_worst_status_level`] = ltv >= 0.85 ? 3 : ltv >= 0.75 ? 2 : ltv >= 0.65 ? 1 : 0;
       }
+      add('stress', { entity }, stress, ts);
     }
     // each entity's own contribution per model (the boards sum them)
     for (const [entity, model, pledged, atCall, depth] of [

@@ -115,7 +115,7 @@ export const TAG_KEYS: Readonly<Record<string, readonly string[]>> = {
   valuation: [TAG.entity, TAG.type],
   facility: [TAG.entity, TAG.facility, TAG.lender],
   item: [TAG.entity, TAG.item, TAG.model, TAG.valuedBy],
-  stress: [TAG.entity, TAG.scenario],
+  stress: [TAG.entity],
   alert: [TAG.entity, TAG.facility, TAG.rule, TAG.to],
   exposure: [TAG.entity, TAG.model],
 };

@@ -29,8 +29,11 @@ describe('the ccm command line', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ccm-cli-'));
     const file = join(dir, 'bad.yaml');
     await writeFile(file, 'processor:\n  emitIntervalMs: -5\n');
+    // replay checks its input is readable before it reads the config: give it one
+    const input = join(dir, 'in.ndjson');
+    await writeFile(input, '');
     for (const command of ['run', 'process', 'replay']) {
-      const args = command === 'replay' ? [command, '--run', 'x', '--file', 'none.gz', '--config', file] : [command, '--config', file];
+      const args = command === 'replay' ? [command, '--run', 'x', '--file', input, '--config', file] : [command, '--config', file];
       const { code, err } = await captured(args);
       expect(code).toBe(2);
       expect(err).toBe(`${file}: processor.emitIntervalMs: Too small: expected number to be >0`);

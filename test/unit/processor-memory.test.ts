@@ -22,7 +22,12 @@ const T0 = Date.parse('2025-10-01T00:00:00Z');
 const params = { ...defaultDomainParams(loadCatalog()), emitIntervalMs: 60_000 };
 const book = generateBook({ entities: 30, seed: 7 });
 // 200 ms of event time between quotes: 4,000 quotes span about 13 one-minute windows
-const quotes = generateQuotes({ seed: 7, count: 4_000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 3 });
+// and every price falls steadily by up to 40% over them, so that LTV lines are really crossed (a
+// run's first evaluation only sets the alert machine's baseline: no alert comes from it)
+const quotes = generateQuotes({ seed: 7, count: 4_000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 3 }).map((q, k, all) => ({
+  ...q,
+  price: Number((q.price * (1 - (0.4 * k) / all.length)).toPrecision(8)),
+}));
 const names = topicNames('t.');
 const topics = { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter };
 

@@ -21,7 +21,7 @@ describe('step: quotes, valuations and LTV alerts', () => {
   });
 
   it('recovers only below the line by more than the hysteresis band', () => {
-    const { outputs } = run([entityEvent(anEntity()), ltvQuote(0.76, T0), ltvQuote(0.735, T0 + 1), ltvQuote(0.7, T0 + 2)], p);
+    const { outputs } = run([entityEvent(anEntity()), ltvQuote(0.5, T0 - 1), ltvQuote(0.76, T0), ltvQuote(0.735, T0 + 1), ltvQuote(0.7, T0 + 2)], p);
     expect(alertsOf(outputs, 'ltv').map((a) => `${a.from}->${a.to}`)).toEqual(['ok->margin_call', 'margin_call->warn']);
   });
 
@@ -61,11 +61,11 @@ describe('step: quotes, valuations and LTV alerts', () => {
       facilities: [{ ...aSheet().facilities[0], principal: 10_000_000 }],
     });
     const in2022 = Date.UTC(2022, 5, 1);
-    const { outputs } = run([entityEvent(anEntity([v2022, v2025])), ltvQuote(0.8, in2022), ltvQuote(0.8, T0)], p);
+    const { outputs } = run([entityEvent(anEntity([v2022, v2025])), ltvQuote(0.5, in2022), ltvQuote(0.8, in2022 + 1), ltvQuote(0.8, T0)], p);
     const values = ofKind(outputs, 'valuation').map((v) => v.valuation.facilities[0].outstanding);
     expect(values).toEqual([20_000_000]);
     const alerts = alertsOf(outputs, 'ltv');
-    expect(alerts.map((a) => `${a.from}->${a.to}@${a.at}`)).toEqual([`ok->margin_call@${in2022}`, `margin_call->ok@${T0}`]);
+    expect(alerts.map((a) => `${a.from}->${a.to}@${a.at}`)).toEqual([`ok->margin_call@${in2022 + 1}`, `margin_call->ok@${T0}`]);
     expect(alerts[1].value).toBeCloseTo(0.4, 12);
   });
 
@@ -76,7 +76,7 @@ describe('step: quotes, valuations and LTV alerts', () => {
 
   it('revalues an entity at the current clock when its sheet changes', () => {
     const lower = aSheet({ facilities: [{ ...aSheet().facilities[0], principal: 10_000_000 }] });
-    const { outputs } = run([entityEvent(anEntity()), ltvQuote(0.8, T0), entityEvent(anEntity([lower]))], p);
+    const { outputs } = run([entityEvent(anEntity()), ltvQuote(0.5, T0 - 1), ltvQuote(0.8, T0), entityEvent(anEntity([lower]))], p);
     expect(alertsOf(outputs, 'ltv').map((a) => `${a.from}->${a.to}@${a.at}`)).toEqual([`ok->margin_call@${T0}`, `margin_call->ok@${T0}`]);
   });
 });
@@ -113,16 +113,19 @@ describe('step: cure ladder', () => {
     expect(alertsOf(after.outputs, 'cure_expired').map((c) => c.at)).toEqual([T0 + HOUR]);
   });
 
-  it('continues the previous owner\'s alert machine on a handover instead of re-firing from ok', () => {
+  it('continues the previous owner\'s alert machine on a handover instead of starting it again', () => {
     const entity = entityEvent(anEntity());
+    const market = [ltvQuote(0.5, T0 - 1), ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)];
     // Instance a held the entity: margin call at T0, cure deadline T0 + 1 h.
-    const a = run([entity, ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)], p);
+    const a = run([entity, ...market], p);
     const handed = alertStates(a.state).filter((r) => r.key.startsWith('acme/'));
+    expect(handed.find((r) => r.key === 'acme/loan-1/ltv')).toMatchObject({ status: 'margin_call', since: T0, cureDeadline: T0 + HOUR });
     // Instance b follows the same market without the entity, then takes it over in a rebalance.
-    const bMarket = run([ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)], p);
-    const plain = run([entity], p, run([ltvQuote(0.8, T0), ltvQuote(0.81, T0 + 20 * MINUTE)], p).state);
-    // without the handover the new owner fires the margin call again, with a new deadline
-    expect(alertsOf(plain.outputs, 'ltv').map((x) => `${x.from}->${x.to}@${x.at}`)).toEqual([`ok->margin_call@${T0 + 20 * MINUTE}`]);
+    const bMarket = run(market, p);
+    // without the handover the new owner starts the machine again: the margin call as its baseline, a new deadline
+    const plain = run([entity], p, run(market, p).state);
+    expect(alertsOf(plain.outputs, 'ltv')).toEqual([]);
+    expect(alertStates(plain.state).find((r) => r.key === 'acme/loan-1/ltv')).toMatchObject({ status: 'margin_call', cureDeadline: T0 + 20 * MINUTE + HOUR });
     const b = run([handover(handed)], p, bMarket.state);
     expect(alertsOf(b.outputs, 'ltv')).toEqual([]);
     expect(alertStates(b.state).filter((r) => r.key.startsWith('acme/'))).toEqual(handed);
@@ -163,9 +166,11 @@ describe('step: market data quality', () => {
     expect(stale[0].cause).toEqual({ [rental]: 'stale', [RESALE]: 'stale' });
   });
 
-  it('raises stale_data for an index the valuation needs that never had a value', () => {
-    const stale = alertsOf(run([entityEvent(anEntity([gpuSheet])), ltvQuote(0.5, T0)], p).outputs, 'stale_data');
-    expect(stale).toHaveLength(1);
+  it('raises stale_data for an index the valuation needs that never had a value, once its warm-up is over', () => {
+    const warmUp = 2 * 24 * HOUR; // kind:rental's staleAfter
+    const events = [entityEvent(anEntity([gpuSheet])), ltvQuote(0.5, T0), ltvQuote(0.5, T0 + warmUp), tickEvent(T0 + warmUp + 1)];
+    const stale = alertsOf(run(events, p).outputs, 'stale_data');
+    expect(stale.map((a) => `${a.from}->${a.to}@${a.at}`)).toEqual([`ok->stale@${T0 + warmUp + 1}`]);
     expect(stale[0].cause).toEqual({ 'rental:H100-SXM': 'missing' });
   });
 

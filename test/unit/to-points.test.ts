@@ -162,10 +162,29 @@ describe('toPoints', () => {
       },
     ]);
     const stress = points.filter((p) => p.measurement === 'stress');
-    expect(stress.map((p) => [p.tags.scenario, p.fields])).toEqual([
-      ['crypto_crash', { ltv: 0.79, dscr: 1.6, worst_status_level: 2 }],
-      ['double_leverage', { ltv: 0.9, worst_status_level: 3 }],
+    expect(stress).toEqual([
+      {
+        measurement: 'stress',
+        tags: { entity: 'northwind-neocloud', run: 'r1' },
+        fields: { crypto_crash_ltv: 0.79, crypto_crash_dscr: 1.6, crypto_crash_worst_status_level: 2, double_leverage_ltv: 0.9, double_leverage_worst_status_level: 3 },
+        ts: TS,
+      },
     ]);
+  });
+
+  it('writes only the fleet items the step marked as changed', () => {
+    const two = aValuation({ fleet: [...aValuation().fleet, { id: 'h200-b', model: 'H200', marketValue: 1e8, liquidationValue: 7e7, haircut: 0.3, valuedBy: 'model' }] });
+    const points = toPoints({ kind: 'valuation', eventId: 'e1', ts: TS, valuation: two, inputs: {}, itemsChanged: [false, true] }, 'r1');
+    expect(points.filter((p) => p.measurement === 'item').map((p) => p.tags.item)).toEqual(['h200-b']);
+  });
+
+  it('leaves out the status level of an unknown status, and the DSCR breach flag of an unknown DSCR status', () => {
+    const v = aValuation({ dscrStatus: 'unknown', facilities: [{ ...aValuation().facilities[0], status: 'unknown' }] });
+    const points = toPoints(valuationOutput(v), 'r1');
+    const valuation = points.find((p) => p.measurement === 'valuation');
+    expect(valuation?.fields).not.toHaveProperty('dscr_breach');
+    expect(valuation?.fields).not.toHaveProperty('status_level');
+    expect(points.find((p) => p.measurement === 'facility')?.fields).not.toHaveProperty('status_level');
   });
 
   it('maps alerts with "-" for entity rules and the level of the new status', () => {

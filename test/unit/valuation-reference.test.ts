@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
-import { valueEntity, defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
-import { valueEntity as referenceValueEntity } from '../../bench/reference/valuation.ts';
+import { valueEntity as referenceValueEntity, defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
+import { valueEntityFast as valueEntity } from '../../src/domain/valuation/fast-valuation.ts';
 import type { Market } from '../../src/domain/market/market.ts';
 
 /**
- * The optimised valuation (caches per sheet version, per day and per instant) against the frozen
- * reference copy of the straightforward one (bench/reference/, see docs/performance.md): every
- * number bit-identical, over a seeded book and markets moving through many instants.
+ * The fast valuation (caches per sheet version, per day and per instant) against the reference
+ * valuation, the straightforward one (valuation.ts, see docs/performance.md): every number
+ * bit-identical, over a seeded book and markets moving through many instants.
  */
-describe('the optimised valuation', () => {
+describe('the fast valuation', () => {
   it('gives bit-identical outputs to the reference implementation', () => {
     const params = defaultDomainParams(loadCatalog());
     const book = generateBook({ entities: 120, seed: 3 });

@@ -193,9 +193,9 @@ describe('collateral rules', () => {
 });
 
 describe('missing data (DOMAIN.md "Missing data")', () => {
-  it('makes noi12, dscr and the break-even null and names the missing rental index', () => {
+  it('makes noi12, dscr and the break-even null, the DSCR status unknown, and names the missing rental index', () => {
     const v = valueEntity(aSheet(), aMarket({ rental: {} }), AT_MS, params);
-    expect(v).toMatchObject({ noi12: null, dscr: null, dscrStatus: 'ok', breakevenRentalRate: null, liquidityCoverage: null, missing: ['rental:H100-SXM'] });
+    expect(v).toMatchObject({ noi12: null, dscr: null, dscrStatus: 'unknown', breakevenRentalRate: null, liquidityCoverage: null, missing: ['rental:H100-SXM'] });
     expect(v.ltv).toBeCloseTo(0.8, 12);
   });
 
@@ -206,9 +206,9 @@ describe('missing data (DOMAIN.md "Missing data")', () => {
     expect(v.noi12).toBeCloseTo(1000 * 730.5 * 12 * 2.5, 4);
   });
 
-  it('leaves the ltv of a facility backed by coins without a price null, flagged as missing data', () => {
+  it('leaves the ltv of a facility backed by coins without a price null, its status unknown, flagged as missing data', () => {
     const v = valueEntity(aSheet({ holdings: { BTC: 500 }, facilities: [aFacility({ collateral: ['holdings:BTC'] })] }), aMarket({ crypto: {} }), AT_MS, params);
-    expect(v.facilities[0]).toMatchObject({ ltv: null, collateralValue: null, dataMissing: true });
+    expect(v.facilities[0]).toMatchObject({ ltv: null, collateralValue: null, status: 'unknown', dataMissing: true });
     expect(v).toMatchObject({ cryptoValue: null, grossAssets: null, equity: null, ltv: null, missing: ['BTC'] });
   });
 

@@ -64,6 +64,12 @@ export interface ValuationOutput {
   readonly valuation: Valuation;
   /** The index values and fresh-source counts the valuation used. */
   readonly inputs: Readonly<Record<string, { readonly value: number | null; readonly sources: number }>>;
+  /**
+   * Per fleet item (aligned with `valuation.fleet`): whether its figures changed since they were
+   * last written, or this is the entity's first valuation of an event-time hour. The `item` points
+   * are written for these only (docs/architecture.md "Output volume"); absent: all of them.
+   */
+  readonly itemsChanged?: readonly boolean[];
 }
 
 export interface DataQualityEvent {

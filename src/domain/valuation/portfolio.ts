@@ -1,6 +1,5 @@
 import type { DomainParams } from '../params.ts';
 import type { SheetVersion } from '../sheet/sheet.ts';
-import type { Valuation } from './valuation-types.ts';
 
 /**
  * The portfolio view of the resale markets (ARCHITECTURE.md, measurement `exposure`): per model,
@@ -31,8 +30,13 @@ export interface ModelExposure extends EntityModelExposure {
   monthsToAbsorb: number;
 }
 
+/** What `entityExposure` reads of a valuation: each facility's outstanding and status. */
+export interface FacilityStanding {
+  readonly facilities: ReadonlyArray<{ readonly id: string; readonly outstanding: number; readonly status: string }>;
+}
+
 /** One entity's contribution per model it pledges (fleet items pledged to a facility that owes), sorted by model. */
-export function entityExposure(sheet: SheetVersion, valuation: Valuation, params: DomainParams): EntityModelExposure[] {
+export function entityExposure(sheet: SheetVersion, valuation: FacilityStanding, params: DomainParams): EntityModelExposure[] {
   const status = new Map<string, { outstanding: number; status: string }>();
   for (const f of valuation.facilities) status.set(f.id, { outstanding: f.outstanding, status: f.status });
   const byModel = new Map<string, { pledged: number; atCall: number; itemDepth: number | null }>();
@@ -62,7 +66,7 @@ export function entityExposure(sheet: SheetVersion, valuation: Valuation, params
 }
 
 /** The book's view: the entities' contributions summed per model, sorted by model. */
-export function portfolioExposure(items: Array<{ sheet: SheetVersion; valuation: Valuation }>, params: DomainParams): ModelExposure[] {
+export function portfolioExposure(items: Array<{ sheet: SheetVersion; valuation: FacilityStanding }>, params: DomainParams): ModelExposure[] {
   const byModel = new Map<string, EntityModelExposure>();
   for (const { sheet, valuation } of items) {
     for (const c of entityExposure(sheet, valuation, params)) {

@@ -7,7 +7,22 @@ export const STATUS = ['ok', 'warn', 'margin_call', 'liquidation'] as const;
 export type LtvStatus = (typeof STATUS)[number];
 export const statusLevel = (s: LtvStatus): number => STATUS.indexOf(s);
 
-export type DscrStatus = 'ok' | 'breach';
+/**
+ * A status whose input is missing (an index the metric needs has no value): neither `ok` nor a
+ * breach. The valuation reports it for a secured facility that owes when a pledged coin has no
+ * price, and for DSCR when noi12 cannot be computed; the processor reports it for every rule its
+ * alert machine has no status for yet (docs/valuation.md "Unknown statuses").
+ */
+export const UNKNOWN = 'unknown';
+export type Unknown = typeof UNKNOWN;
+
+/** A facility's LTV status as a valuation reports it. */
+export type FacilityStatus = LtvStatus | Unknown;
+
+export type DscrStatus = 'ok' | 'breach' | Unknown;
+
+/** The LTV level of a status, or null when it is unknown. */
+export const facilityStatusLevel = (s: FacilityStatus): number | null => (s === UNKNOWN ? null : statusLevel(s));
 
 export interface FleetItemValuation {
   readonly id: string;
@@ -27,7 +42,7 @@ export interface FacilityValuation {
   readonly forcedSaleLtv: number | null;
   readonly headroom: number | null;
   readonly ltvIn12m: number | null;
-  readonly status: LtvStatus;
+  readonly status: FacilityStatus;
   // beyond DOMAIN.md (issue 3b, 3c)
   readonly lender?: string | null;
   /** Collateral to add (or principal to repay) that brings LTV back to ltvRestore; 0 when at or below it. */
@@ -38,7 +53,7 @@ export interface FacilityValuation {
   readonly debtOutlivesCollateral?: boolean;
   /**
    * True when the facility owes and an index its collateral needs is missing: `ltv` is null and
-   * `status` is not meaningful (the alert state machine holds the previous status).
+   * `status` is `unknown` (the alert state machine holds the previous status).
    */
   readonly dataMissing?: boolean;
   /** The facility's covenant lines, carried for the InfluxDB `facility` points (Grafana draws them). */
@@ -48,7 +63,7 @@ export interface FacilityValuation {
 export interface StressFacility {
   readonly id: string;
   readonly ltv: number | null;
-  readonly status: LtvStatus;
+  readonly status: FacilityStatus;
 }
 
 export interface StressResult {

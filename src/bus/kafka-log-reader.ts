@@ -6,6 +6,8 @@ import { call, compareOffsets, RETRY, toBusError, toConsumed } from './kafka-sup
 
 /** Upper bound on one readToEnd call, by default. */
 export const DEFAULT_READ_TIMEOUT_MS = 120_000;
+/** How often a read checks whether retention deleted what it is waiting for. */
+const RANGE_WATCH_MS = 2_000;
 
 /**
  * Reading Kafka outside a consumer group: offsets lookups through the admin client, and bounded
@@ -85,6 +87,7 @@ export class KafkaLogReader implements LogReader {
     const out: ConsumedRecord[] = [];
     const pending = new Set(ranges.keys());
     let timer: NodeJS.Timeout | undefined;
+    let watch: NodeJS.Timeout | undefined;
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -115,11 +118,26 @@ export class KafkaLogReader implements LogReader {
           .catch(reject);
         // run() has created the group synchronously, so seeks are taken before the first fetch (as kafkajs's admin.setOffsets does)
         for (const s of seeks) consumer.seek({ topic, partition: s.partition, offset: s.offset });
+        // Retention may delete a range after the offsets were taken: the consumer then resets to the
+        // new log start and never sees the range's end. A range whose records are all gone is done.
+        watch = setInterval(() => {
+          void this.c
+            .withLeaderRetry(topic, async (admin) => admin.fetchTopicOffsets(topic))
+            .then((now) => {
+              for (const o of now) {
+                const r = ranges.get(o.partition);
+                if (r !== undefined && BigInt(o.low) >= r.end) pending.delete(o.partition);
+              }
+              if (pending.size === 0) resolve();
+            })
+            .catch(() => undefined);
+        }, RANGE_WATCH_MS);
       });
     } catch (err) {
       throw toBusError('readToEnd', err);
     } finally {
       clearTimeout(timer);
+      clearInterval(watch);
       this.readers.delete(consumer);
       await consumer.disconnect().catch(() => undefined);
       await this.c

@@ -7,6 +7,7 @@ import { runPipeline } from './pipeline.ts';
 import { runLatency, runMemory } from './latency.ts';
 import { runLimits } from './limits.ts';
 import { runReplayBench } from './replay-bench.ts';
+import { runHostileFiles } from './hostile-files.ts';
 
 /**
  * `npm run bench -- <section...> [--quick] [--no-write] [--out DIR]`: runs benchmark sections and
@@ -36,6 +37,7 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   latency: ({ quick, log, flags }) => runLatency(quick ? { entities: 20, rate: 200, seconds: 2, log } : { seconds: flags.latencySeconds, rate: flags.latencyRate, log }),
   memory: ({ quick, log }) => runMemory(quick ? { entities: 50, seconds: 2, log } : { log }),
   limits: ({ quick, log }) => runLimits(quick ? { messages: 2_000, log } : { log }),
+  files: ({ quick, log }) => runHostileFiles({ runs: quick ? 1 : 5, log }),
   replay: ({ quick, log, flags }) => runReplayBench(quick ? { events: 300, entities: 30, log } : { events: flags.replayEvents, cadenceMs: flags.cadenceMs, log }),
 };
 

@@ -15,6 +15,7 @@ import type { TopicSpec } from './bus.ts';
  * | history        | instrument id        | quotePartitions   | forever (backfill target)    |
  * | replay.<run>.quotes | instrument id   | 1 (exact order)   | forever, until `ccm runs delete` |
  * | replay.<run>.entities | entity id      | 1, compacted      | forever, until `ccm runs delete` |
+ * | webhook-delivered | eventId           | 1                 | 7 d (src/notify: alerts a webhook receiver accepted) |
  *
  * KafkaBus adds to every topic `message.timestamp.type=CreateTime` (the record timestamp is the
  * event time) and `message.timestamp.after.max.ms=Long.MAX` (Kafka 4 rejects records stamped
@@ -33,6 +34,8 @@ export interface TopicNames {
   readonly deadletter: string;
   readonly history: string;
   /** A replay's (and the demo's) input quotes. */
+  /** The eventIds the webhook notifier delivered (src/notify/delivered-log.ts). */
+  readonly webhookDelivered: string;
   replayQuotes(run: string): string;
   /** A replay's (and the demo's) entity sheets: a replay never values the live `entities` topic. */
   replayEntities(run: string): string;
@@ -47,6 +50,7 @@ export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
     alertState: `${prefix}alert-state`,
     deadletter: `${prefix}deadletter`,
     history: `${prefix}history`,
+    webhookDelivered: `${prefix}webhook-delivered`,
     replayQuotes: (run: string) => `${prefix}replay.${run}.quotes`,
     replayEntities: (run: string) => `${prefix}replay.${run}.entities`,
   };
@@ -58,6 +62,7 @@ export interface TopicSpecOptions {
   readonly quotesRetentionMs?: number;
   readonly valuationsRetentionMs?: number;
   readonly deadletterRetentionMs?: number;
+  readonly webhookDeliveredRetentionMs?: number;
 }
 
 export const DEFAULT_TOPIC_SPEC_OPTIONS = {
@@ -66,6 +71,7 @@ export const DEFAULT_TOPIC_SPEC_OPTIONS = {
   quotesRetentionMs: 30 * DAY_MS,
   valuationsRetentionMs: 90 * DAY_MS,
   deadletterRetentionMs: 30 * DAY_MS,
+  webhookDeliveredRetentionMs: 7 * DAY_MS,
 } as const satisfies Required<TopicSpecOptions>;
 
 /** The specs of the fixed topics (replay topics are made per run by `replayTopicSpec`). */
@@ -80,6 +86,7 @@ export function topicSpecs(prefix: string = DEFAULT_TOPIC_PREFIX, options: Topic
     { topic: t.alertState, partitions: o.entityPartitions, compacted: true, retentionMs: null },
     { topic: t.deadletter, partitions: 1, retentionMs: o.deadletterRetentionMs },
     { topic: t.history, partitions: o.quotePartitions, retentionMs: null },
+    { topic: t.webhookDelivered, partitions: 1, retentionMs: o.webhookDeliveredRetentionMs },
   ];
 }
 

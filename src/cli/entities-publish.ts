@@ -1,5 +1,5 @@
 import { createLogger } from '../logger.ts';
-import { loadSheets } from '../config/load-sheets.ts';
+import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildTopics } from './wiring.ts';
 import type { Command } from 'commander';
 import { loadCommandConfig } from './common.ts';
@@ -23,7 +23,7 @@ export function define(cmd: Command): CommandAction {
 async function publish(configPath: string | undefined, dirArg: string | undefined): Promise<number> {
   const config = await loadCommandConfig(configPath);
   const dir = dirArg ?? config.entities;
-  const { entities, problems } = await loadSheets(dir);
+  const { entities, problems } = await loadSheets(dir, { catalog: await loadCatalog(config.catalog) });
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
   if (!config.kafka.enabled) throw new MonitorError('ccm entities publish: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml)', { code: ErrorCode.USAGE });
   const logger = createLogger();

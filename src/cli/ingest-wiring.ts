@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Config } from '../config/config-schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Bus } from '../bus/bus.ts';
@@ -5,6 +7,17 @@ import type { Catalog } from '../domain/sheet/catalog.ts';
 import type { TopicNames } from '../bus/topics.ts';
 import { Ingestor, buildSources, LatestPrices } from '../ingest/index.ts';
 import { secretValuesOf } from '../redact.ts';
+
+/**
+ * Where the ingestor spools while Kafka is away: the configured directory, else one per topic
+ * prefix under the OS's temporary directory; none (memory only) when there is no Kafka to wait
+ * for (`ccm run` on the in-memory bus).
+ */
+export function spoolOptions(config: Config): { dir: string | null; memoryRecords: number; maxBytes: number } {
+  const s = config.ingest.spool;
+  const dir = !config.kafka.enabled ? null : s.dir !== '' ? s.dir : join(tmpdir(), 'ccm-spool', config.kafka.topicPrefix.replace(/[^A-Za-z0-9._-]/g, '_') || 'default');
+  return { dir, memoryRecords: s.memoryRecords, maxBytes: Math.round(s.maxMb * 1024 * 1024) };
+}
 
 /**
  * Builds the Ingestor the `ingest:` config asks for (`ccm ingest`, `ccm run`). Kept apart from
@@ -25,6 +38,7 @@ export function buildIngestor(config: Config, bus: Bus, names: TopicNames, catal
     logger,
     latest,
     secrets: secretValuesOf(process.env),
+    spool: spoolOptions(config),
   });
   return { ingestor, sourceNames: sources.map((s) => s.name) };
 }

@@ -2,7 +2,7 @@ import { createLogger } from '../logger.ts';
 import { loadCatalog } from '../config/load-sheets.ts';
 import { buildBus, buildParams, buildSink, buildTopics } from './wiring.ts';
 import { Processor } from '../processor/processor.ts';
-import { WebhookNotifier } from '../processor/webhook-notifier.ts';
+import { WebhookNotifier, webhookSettings } from '../notify/index.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import type { Command } from 'commander';
 import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
@@ -17,7 +17,8 @@ import { addConfigOption, type CommandAction } from './options.ts';
  *                (the fault tests compare it with the in-memory fold)
  *   --until-end  stop, closing every window, once the quotes present at start are processed
  * Exit codes: 0 after SIGTERM/SIGINT (or --until-end) once flushed and committed, 1 when the
- * processor failed for good, 2 for bad usage or configuration.
+ * processor or the webhook notifier failed for good (/healthz answers 503 from that moment), 2
+ * for bad usage or configuration (a webhook URL without CCM_WEBHOOK_SECRET included).
  */
 interface ProcessOptions {
   readonly config?: string;
@@ -40,6 +41,8 @@ export function define(cmd: Command): CommandAction {
 async function processCommand(values: ProcessOptions): Promise<number> {
   const ticks = values.ticks;
   const config = await loadCommandConfig(values.config);
+  // refused before anything starts: a webhook URL without its secret (exit 2)
+  const webhook = webhookSettings(config, process.env);
   const logger = createLogger();
   const catalog = await loadCatalog(config.catalog);
   const params = buildParams(config, catalog);
@@ -64,36 +67,37 @@ async function processCommand(values: ProcessOptions): Promise<number> {
     startFrom: ticks ? 'lookback' : 'earliest',
     untilEnd: values.untilEnd === true,
   });
+  const notifier =
+    webhook === null
+      ? null
+      : new WebhookNotifier({
+          bus,
+          logger,
+          topics: { alerts: names.alerts, deadletter: names.deadletter, delivered: names.webhookDelivered },
+          groupId: `${config.processor.groupId}.webhook`,
+          ...webhook,
+          run,
+        });
+  // A component that stops for good fails /healthz at once and ends the process with exit 1.
+  const failedComponent = (): string | null => (processor.error ? 'processor' : notifier?.error ? 'webhook' : null);
   const http = config.http.enabled
     ? await startHttpServer({
         address: config.http.address,
         port: config.http.port,
-        registries: [processor.metrics.registry],
+        registries: [processor.metrics.registry, ...(notifier ? [notifier.registry] : [])],
         ready: async () => processor.isReady() && (await sink.ping()),
+        failed: failedComponent,
       })
     : null;
   if (http) logger.info({ component: 'http', url: http.url }, 'serving /healthz and /metrics');
-  const secret = process.env.CCM_WEBHOOK_SECRET ?? '';
-  const notifier =
-    config.webhook.url !== ''
-      ? new WebhookNotifier({
-          bus,
-          logger,
-          alertsTopic: names.alerts,
-          groupId: `${config.processor.groupId}.webhook`,
-          url: config.webhook.url,
-          secret,
-          format: config.webhook.format,
-          retries: config.webhook.retries,
-          timeoutMs: config.webhook.timeoutMs,
-          run,
-        })
-      : null;
-  if (notifier && secret === '') logger.warn({ component: 'webhook' }, 'CCM_WEBHOOK_SECRET is empty: webhooks are signed with an empty key');
   const terminated = onTerminate();
   await processor.start();
   await notifier?.start();
-  const why = await Promise.race([terminated, processor.done.then(() => (processor.error ? 'failed' : 'end of input'))]);
+  const why = await Promise.race([
+    terminated,
+    processor.done.then(() => (processor.error ? 'failed' : 'end of input')),
+    ...(notifier ? [notifier.failed.then(() => 'webhook notifier failed')] : []),
+  ]);
   logger.info({ component: 'process', why }, 'stopping');
   const r = await withDeadline(9000, async () => {
     await notifier?.stop();
@@ -102,7 +106,7 @@ async function processCommand(values: ProcessOptions): Promise<number> {
     await sink.close();
     await bus.close();
   });
-  const code = processor.error ? 1 : 0;
+  const code = failedComponent() === null ? 0 : 1;
   if (r === 'timeout') {
     // Offsets are committed by processor.stop() before the clients close; what is still open
     // (kafkajs reconnecting after a broker restart, seen in test/fault/kafka-restart.test.ts)

@@ -65,10 +65,10 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
   for (const f of values.file ?? []) await access(f, constants.R_OK);
   if (values.report !== undefined) await assertWritableFile(values.report);
   const config = await loadCommandConfig(values.config);
-  const { entities, problems } = await loadSheets(values.entities ?? config.entities);
+  const catalog = await loadCatalog(config.catalog);
+  const { entities, problems } = await loadSheets(values.entities ?? config.entities, { catalog });
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
   const logger = createLogger();
-  const catalog = await loadCatalog(config.catalog);
   const bus = buildBus(config, logger);
   const sink = buildSink(config, logger);
   const bar = progressBar(`replay ${values.run}`);

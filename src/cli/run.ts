@@ -62,7 +62,7 @@ async function run(values: RunOptions): Promise<number> {
   const log = logger.child({ component: 'run' });
   const catalog = await loadCatalog(config.catalog);
   const params = buildParams(config, catalog);
-  const { entities, problems } = await loadSheets(config.entities);
+  const { entities, problems } = await loadSheets(config.entities, { catalog });
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
   const bus = buildBus(config, logger);
   const sink = buildSink(config, logger);

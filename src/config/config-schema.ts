@@ -78,6 +78,8 @@ export const ConfigSchema = z.strictObject({
       instanceId: z.string().regex(/^[A-Za-z0-9._-]+$/).default('p0'),
       tickMs: z.number().int().positive().default(1000),
       maxLatenessMs: z.number().int().nonnegative().default(2000),
+      /** Live, a quote stamped further ahead of the wall clock is a dead letter (docs/reliability.md "Poison records"). */
+      maxAheadMs: z.number().int().positive().default(300_000),
       /** Look-back window replayed on restart (at least the largest staleAfter). */
       lookbackMs: z.number().int().positive().default(2 * 24 * 3600 * 1000),
       emitIntervalMs: z.number().int().positive().default(DOMAIN_DEFAULTS.emitIntervalMs),
@@ -118,10 +120,15 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   webhook: z
     .strictObject({
-      url: z.string().default(''),
+      /** Empty = no webhooks; the secret is CCM_WEBHOOK_SECRET (required with a URL). */
+      url: z.union([z.literal(''), z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')]).default(''),
       format: z.enum(['json', 'slack']).default('json'),
-      retries: z.number().int().nonnegative().default(5),
       timeoutMs: z.number().int().positive().default(5000),
+      /** Retries without end (docs/reliability.md "Webhooks"): the delay doubles from initialMs up to maxMs. */
+      backoff: z
+        .strictObject({ initialMs: z.number().int().positive().default(500), maxMs: z.number().int().positive().default(60_000) })
+        .refine((b) => b.initialMs <= b.maxMs, { message: 'initialMs must not exceed maxMs', path: ['initialMs'] })
+        .prefault({}),
     })
     .prefault({}),
   demo: z

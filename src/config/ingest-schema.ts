@@ -74,6 +74,18 @@ export const IngestConfigSchema = z.strictObject({
   httpTimeoutMs: z.number().int().positive().default(10_000),
   /** Seconds between `feed` points written to InfluxDB. */
   feedPointsS: z.number().positive().default(15),
+  /**
+   * The outbox while Kafka is away (docs/reliability.md "Ingest while Kafka is away"): memory, then
+   * disk segments in `dir` (empty: <tmp>/ccm-spool/<topic prefix>), at most `maxMb` on disk, past
+   * which the oldest segment is dropped and counted.
+   */
+  spool: z
+    .strictObject({
+      dir: z.string().default(''),
+      memoryRecords: z.number().int().positive().default(10_000),
+      maxMb: z.number().positive().default(256),
+    })
+    .prefault({}),
   /** Price bounds by instrument id or `<kind>:*` (USD per coin, per GPU-hour, per unit, per TH/s/day). */
   bounds: z.record(z.string(), bounds).default({
     BTC: { min: 1000, max: 10_000_000 },

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigSchema, type Config } from './config-schema.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
+import { FILE_LIMITS, readStructuredFile } from './read-structured-file.ts';
 
 /**
  * Loads the config once: config/default.yaml (the embedded default), then an optional --config
@@ -30,18 +30,13 @@ export function deepMerge(base: Json, over: Json): Json {
 }
 
 async function readLayer(path: string, cwd: string): Promise<Layer> {
-  let text: string;
-  try {
-    text = await readFile(resolve(cwd, path), 'utf8');
-  } catch (cause) {
-    throw new MonitorError(`${path}: (file): cannot be read (${(cause as Error).message})`, { code: ErrorCode.CONFIG_INVALID, cause });
+  // The file is named as the caller spelled it; read within FILE_LIMITS (a hostile file is one line).
+  const parsed = await readStructuredFile(resolve(cwd, path), FILE_LIMITS.configBytes);
+  if (!parsed.ok) {
+    const problem = parsed.problem.replace(resolve(cwd, path), path);
+    throw new MonitorError(problem, { code: ErrorCode.CONFIG_INVALID, problems: [problem] });
   }
-  let data: unknown;
-  try {
-    data = parseYaml(text) ?? {};
-  } catch (cause) {
-    throw new MonitorError(`${path}: (file): not valid YAML (${(cause as Error).message.split('\n')[0]})`, { code: ErrorCode.CONFIG_INVALID, cause });
-  }
+  const data = parsed.value ?? {};
   if (!isPlainObject(data)) throw new MonitorError(`${path}: (root): must be a mapping of keys`, { code: ErrorCode.CONFIG_INVALID });
   return { name: path, data };
 }

@@ -1,6 +1,6 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { FILE_LIMITS, readStructuredFile } from './read-structured-file.ts';
 import { CatalogSchema, toCatalog } from '../domain/sheet/catalog.ts';
 import type { Catalog } from '../domain/sheet/catalog.ts';
 import { parseDateMs } from '../domain/calendar.ts';
@@ -8,43 +8,24 @@ import { ErrorCode, MonitorError } from '../domain/errors.ts';
 import type { Market } from '../domain/market/market.ts';
 import { MarketSnapshotSchema, toMarket } from '../domain/market/market.ts';
 import type { Entity } from '../domain/sheet/sheet.ts';
-import { toProblemLines, validateSheetFile } from '../domain/sheet/sheet-validate.ts';
+import { toProblemLines, validateSheetFile, type SheetValidationOptions } from '../domain/sheet/sheet-validate.ts';
 
 /**
  * Reads balance sheets, the catalog and market snapshot files from disk (the I/O around the pure
  * validators of src/domain). Files are YAML (JSON is YAML too); problems read `file: path: reason`
  * with `file` as the caller spelled it, so `ccm entities validate config/entities` points at
- * `config/entities/northwind.yaml`.
+ * `config/entities/northwind.yaml`. Files are read within FILE_LIMITS (read-structured-file.ts):
+ * a hostile file is one problem line, never a stall or a crash.
  */
 
 const SHEET_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
-
-/** Parses YAML/JSON text; returns the value or a `(root)`-level problem with the parser's position. */
-function parseText(text: string, file: string): { ok: true; value: unknown } | { ok: false; problem: string } {
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const where = e.linePos?.[0] ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : '';
-    return { ok: false, problem: `${file}: (root): not valid YAML or JSON: ${e.message.split('\n')[0]}${where}` };
-  }
-  return { ok: true, value: doc.toJS() as unknown };
-}
-
-async function readText(file: string): Promise<{ ok: true; text: string } | { ok: false; problem: string }> {
-  try {
-    return { ok: true, text: await readFile(file, 'utf8') };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { ok: false, problem: `${file}: (root): ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}` };
-  }
-}
 
 /**
  * Loads sheet files: one file, or every .yaml/.yml/.json file of a directory (not recursive,
  * sorted by name). Valid entities come back with the problems of the others; an entity id found
  * in two files is a problem of the second.
  */
-export async function loadSheets(pathOrDir: string): Promise<{ entities: Entity[]; problems: string[] }> {
+export async function loadSheets(pathOrDir: string, options: SheetValidationOptions = {}): Promise<{ entities: Entity[]; problems: string[] }> {
   let files: string[];
   try {
     const st = await stat(pathOrDir);
@@ -60,17 +41,12 @@ export async function loadSheets(pathOrDir: string): Promise<{ entities: Entity[
   const problems: string[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
-    const text = await readText(file);
-    if (!text.ok) {
-      problems.push(text.problem);
-      continue;
-    }
-    const parsed = parseText(text.text, file);
+    const parsed = await readStructuredFile(file, FILE_LIMITS.sheetBytes);
     if (!parsed.ok) {
       problems.push(parsed.problem);
       continue;
     }
-    const r = validateSheetFile(parsed.value, file);
+    const r = validateSheetFile(parsed.value, file, options);
     if (!r.ok) {
       problems.push(...r.problems);
       continue;
@@ -87,9 +63,7 @@ export async function loadSheets(pathOrDir: string): Promise<{ entities: Entity[
 }
 
 async function readStructured(file: string, code: ErrorCode): Promise<unknown> {
-  const text = await readText(file);
-  if (!text.ok) throw new MonitorError(text.problem, { code, problems: [text.problem] });
-  const parsed = parseText(text.text, file);
+  const parsed = await readStructuredFile(file, FILE_LIMITS.configBytes);
   if (!parsed.ok) throw new MonitorError(parsed.problem, { code, problems: [parsed.problem] });
   return parsed.value;
 }

@@ -8,6 +8,8 @@ export const ErrorCode = {
   MARKET_INVALID: 'MARKET_INVALID',
   QUOTE_INVALID: 'QUOTE_INVALID',
   SINK_WRITE_FAILED: 'SINK_WRITE_FAILED',
+  /** The sink refused the points themselves (InfluxDB 400, 413, 422): a poison point, isolated and dead-lettered. */
+  SINK_POINTS_REFUSED: 'SINK_POINTS_REFUSED',
   BUS_FAILED: 'BUS_FAILED',
   SOURCE_FAILED: 'SOURCE_FAILED',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',

@@ -1,9 +1,11 @@
 import type { Quote } from '../domain/market/quote.ts';
+import { quoteLimitProblem } from '../domain/market/quote-limits.ts';
 
 /**
  * Edge checks on each quote alone (the issue "Ingestors" item 6). Cross-source checks (the outlier
  * guard) belong to the market index of the valuation core, not here. Pure: "now" is passed in.
- * History (backfill, imports) skips the time checks, which mean nothing for old data.
+ * History (backfill, imports) skips the window around the clock, which means nothing for old data,
+ * but not the absolute bounds of every field (src/domain/market/quote-limits.ts).
  */
 export interface PriceBounds {
   readonly min: number;
@@ -36,6 +38,9 @@ export function checkQuote(q: Quote, o: CheckQuoteOptions): CheckResult {
   if (!Number.isFinite(q.price)) return { ok: false, reason: `non-finite price ${String(q.price)}` };
   if (q.price <= 0) return { ok: false, reason: `non-positive price ${q.price}` };
   if (!Number.isFinite(q.ts)) return { ok: false, reason: `non-finite event time ${String(q.ts)}` };
+  // the absolute bounds hold for history too: what InfluxDB or a tag cannot take never leaves here
+  const limit = quoteLimitProblem(q);
+  if (limit !== null) return { ok: false, reason: limit };
   const b = boundsFor(o.bounds, q.instrument);
   if (b && (q.price < b.min || q.price > b.max)) {
     return { ok: false, reason: `price ${q.price} outside bounds [${b.min}, ${b.max}] for ${q.instrument}` };

@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import type { Bus, ProduceRecord } from '../bus/bus.ts';
 import type { Logger } from '../logger.ts';
 import type { Quote } from '../domain/market/quote.ts';
@@ -7,6 +8,8 @@ import { checkQuote } from './check-quote.ts';
 import { FeedMetrics } from './feed-metrics.ts';
 import { LatestPrices } from './latest-prices.ts';
 import { redactText, redactValue } from '../redact.ts';
+import { Backoff, sleep } from './backoff.ts';
+import { Spool, type SpoolOptions } from './spool.ts';
 
 /**
  * Runs a set of QuoteSources: every quote passes the edge check (check-quote.ts, "now" from the
@@ -14,7 +17,13 @@ import { redactText, redactValue } from '../redact.ts';
  * quote's event time; rejects (from a source or from the check) go to the dead-letter topic keyed by
  * source, value `{ raw, reason, source, ts }` (ARCHITECTURE.md "Kafka contracts"). Counts per source
  * in FeedMetrics. An unreachable source is logged once per outage (warn, with the reason); its retries
- * are counted as reconnects. A publish failure is logged and counted, never fatal: the bus retries.
+ * are counted as reconnects.
+ *
+ * Publishing never loses a record while Kafka is away (docs/reliability.md "Ingest while Kafka is
+ * away"): records go through a Spool (memory, then disk, bounded; drop-oldest counted per source
+ * in `dropped` and the `feed` points) and one sender publishes them oldest first, one batch at a
+ * time, retrying the same batch with backoff until Kafka acknowledges it, so they arrive in order
+ * and, thanks to the idempotent producer resending the same batch, once.
  */
 export interface IngestorOptions {
   readonly bus: Bus;
@@ -29,6 +38,12 @@ export interface IngestorOptions {
   readonly latest?: LatestPrices;
   /** Secret values (API keys, tokens) masked in dead letters besides the URL credentials (src/redact.ts). */
   readonly secrets?: readonly string[];
+  /** The outbox while Kafka is away; default memory only, 10,000 records. */
+  readonly spool?: Omit<SpoolOptions, 'onDrop'>;
+  /** Backoff of the sender while Kafka refuses (default 500 ms doubling to 30 s). */
+  readonly publishBackoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** How long `stop()` keeps trying to publish before it writes the rest to the spool's disk (default 5 s). */
+  readonly stopDrainMs?: number;
 }
 
 export interface DeadLetter {
@@ -38,23 +53,47 @@ export interface DeadLetter {
   readonly ts: number;
 }
 
+/** Records per publish: one produce request of a few hundred KiB. */
+const SEND_BATCH = 1000;
+/** After the drain, how long stop() waits for a publish in flight before it persists the spool. */
+const STOP_SENDER_WAIT_MS = 500;
+
+export const SPOOL_METRIC_NAMES = {
+  records: 'ccm_ingest_spool_records',
+  diskBytes: 'ccm_ingest_spool_disk_bytes',
+} as const;
+
 export class Ingestor {
   readonly metrics: FeedMetrics;
   readonly latest: LatestPrices;
+  readonly spool: Spool;
   private readonly clock: () => number;
-  private queue: ProduceRecord[] = [];
-  private chain: Promise<void> = Promise.resolve();
-  private flushScheduled = false;
   private readonly down = new Set<string>();
-  private publishFailures = 0;
+  private readonly backoff: Backoff;
+  private readonly stopping = new AbortController();
+  private sender: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private outageSince: number | null = null;
+  /** How many records at the head of the spool a failed publish may have written. */
+  private uncertain = 0;
+  /** Resolvers of flush(): called when the spool is empty. */
+  private drained: Array<() => void> = [];
 
   constructor(private readonly o: IngestorOptions) {
     this.clock = o.clock ?? Date.now;
     this.metrics = o.metrics ?? new FeedMetrics(this.clock);
     this.latest = o.latest ?? new LatestPrices();
+    this.spool = new Spool({ ...(o.spool ?? { dir: null, memoryRecords: 10_000, maxBytes: 0 }), onDrop: (source, n) => this.onDrop(source, n) });
+    this.backoff = new Backoff(o.publishBackoff?.initialMs ?? 500, o.publishBackoff?.maxMs ?? 30_000);
+    const spool = this.spool;
+    const registers = [this.metrics.registry];
+    new Gauge({ name: SPOOL_METRIC_NAMES.records, help: 'Records waiting to be published to Kafka (memory and disk)', registers, collect() { this.set(spool.size); } });
+    new Gauge({ name: SPOOL_METRIC_NAMES.diskBytes, help: 'Bytes of the spool on disk', registers, collect() { this.set(spool.diskBytes); } });
   }
 
   async start(): Promise<void> {
+    if (this.spool.size > 0) this.o.logger?.info({ records: this.spool.size }, 'records left in the spool by the last run are published first');
+    this.sender = this.send();
     for (const s of this.o.sources) {
       this.metrics.register(s.name);
       await s.start((r) => this.onResult(s, r));
@@ -62,20 +101,39 @@ export class Ingestor {
     }
   }
 
-  /** Stops every source, then publishes what is queued. */
+  /**
+   * Stops every source, then publishes what is waiting for up to `stopDrainMs`; what Kafka has not
+   * taken by then is written to the spool's disk for the next start (lost only without a spool
+   * directory, and then counted as dropped).
+   */
   async stop(): Promise<void> {
     await Promise.all(this.o.sources.map((s) => s.stop().catch((err: unknown) => this.o.logger?.error({ err, source: s.name }, 'source stop failed'))));
-    await this.flush();
+    const drainMs = this.o.stopDrainMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+    clearTimeout(timer);
+    this.stopping.abort();
+    this.wake?.();
+    // a publish in flight may be inside kafkajs's own retries (minutes): do not wait for it
+    let waitTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.sender, new Promise<void>((r) => (waitTimer = setTimeout(r, STOP_SENDER_WAIT_MS)))]);
+    clearTimeout(waitTimer);
+    if (this.spool.size > 0) {
+      this.o.logger?.warn({ records: this.spool.size, dir: this.o.spool?.dir ?? null }, 'Kafka did not take every record before the stop; they stay in the spool for the next start');
+      this.spool.persist();
+    }
+    this.spool.close();
   }
 
-  /** Resolves once everything emitted so far is published (or has failed and been logged). */
-  async flush(): Promise<void> {
-    this.drain();
-    await this.chain;
+  /** Resolves once everything emitted so far is published (waits as long as Kafka is away). */
+  flush(): Promise<void> {
+    if (this.spool.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
+  /** Records dropped because the spool was full (0 unless Kafka was away longer than it holds). */
   get failedPublishes(): number {
-    return this.publishFailures;
+    return this.spool.dropped;
   }
 
   private onResult(s: QuoteSource, r: SourceResult): void {
@@ -127,23 +185,75 @@ export class Ingestor {
   }
 
   private enqueue(r: ProduceRecord): void {
-    this.queue.push(r);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.drain());
-    }
+    this.spool.push([r]);
+    this.wake?.();
   }
 
-  private drain(): void {
-    this.flushScheduled = false;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    this.chain = this.chain.then(() =>
-      this.o.bus.publish(batch).catch((err: unknown) => {
-        this.publishFailures += batch.length;
-        this.o.logger?.error({ err, records: batch.length }, 'publish failed; records dropped');
-      }),
-    );
+  private onDrop(source: string, count: number): void {
+    this.metrics.dropped(source, count);
+    this.o.logger?.error({ source, records: count, spoolDir: this.o.spool?.dir ?? null }, 'spool full: the oldest records were dropped');
+  }
+
+  /** The one sender: oldest records first, the same batch again until Kafka acknowledges it. */
+  /**
+   * The records of `batch` (its first `uncertain` ones may be on the topic already) not yet on
+   * their topic. Records carry their event time as timestamp, so a written one sits at or after the
+   * first offset stamped at or after the batch's earliest event time; a record is the same when
+   * its key, time and JSON value are.
+   */
+  private async notYetOnTopic(batch: readonly ProduceRecord[], uncertain: number): Promise<ProduceRecord[]> {
+    const identity = (topic: string, key: string | null, ts: number, value: string): string => `${topic}\u0000${key ?? ''}\u0000${ts}\u0000${value}`;
+    const doubtful = batch.slice(0, uncertain);
+    const present = new Set<string>();
+    for (const topic of new Set(doubtful.map((r) => r.topic))) {
+      const minTs = Math.min(...doubtful.filter((r) => r.topic === topic).map((r) => Math.trunc(r.ts)));
+      const from = await this.o.bus.offsetsForTimestamp(topic, minTs);
+      for (const r of await this.o.bus.readToEnd(topic, { from })) present.add(identity(topic, r.key, r.ts, r.value?.toString('utf8') ?? 'null'));
+    }
+    const out: ProduceRecord[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i];
+      if (i < uncertain && present.delete(identity(r.topic, r.key, Math.trunc(r.ts), JSON.stringify(r.value)))) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  private async send(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      const batch = this.spool.peek(SEND_BATCH);
+      if (batch.length === 0) {
+        for (const r of this.drained.splice(0)) r();
+        await new Promise<void>((resolve) => {
+          this.wake = () => {
+            this.wake = null;
+            resolve();
+          };
+        });
+        continue;
+      }
+      try {
+        // A failed publish may still have been written (the broker took it, the answer was lost,
+        // kafkajs gave up). The idempotent producer recognises a resend only when it is the same
+        // batch again, and the spool's next batch may hold more records; so the records of a
+        // failed attempt are looked for on the topic before they are sent again.
+        const toSend = this.uncertain > 0 ? await this.notYetOnTopic(batch, this.uncertain) : batch;
+        if (toSend.length > 0) await this.o.bus.publish(toSend);
+        this.spool.ack(batch.length);
+        this.uncertain = 0;
+        this.backoff.reset();
+        if (this.outageSince !== null) {
+          this.o.logger?.info({ waitedS: Math.round((this.clock() - this.outageSince) / 1000), waiting: this.spool.size, alreadyOnTopic: batch.length - toSend.length }, 'Kafka takes records again; publishing the spool');
+          this.outageSince = null;
+        }
+      } catch (err) {
+        this.uncertain = Math.max(this.uncertain, batch.length);
+        if (this.outageSince === null) {
+          this.outageSince = this.clock();
+          this.o.logger?.warn({ err, records: batch.length, waiting: this.spool.size }, 'publish failed; records kept in the spool and retried until Kafka takes them');
+        }
+        await sleep(this.backoff.next(), this.stopping.signal);
+      }
+    }
   }
 }

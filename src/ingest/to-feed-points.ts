@@ -3,7 +3,8 @@ import type { FeedSnapshot } from './feed-metrics.ts';
 
 /**
  * Feed snapshots -> `feed` points (ARCHITECTURE.md: measurement `feed`, tags `source` and `run`,
- * fields quotes, rejects, reconnects, last_tick_age_s; a null age is an omitted field).
+ * fields quotes, rejects, reconnects, last_tick_age_s; a null age is an omitted field), and
+ * `dropped`: records the spool dropped unpublished when it was full (docs/reliability.md).
  */
 export const FEED_MEASUREMENT = 'feed';
 
@@ -11,7 +12,7 @@ export function toFeedPoints(snapshot: readonly FeedSnapshot[], tsMs: number, ru
   return snapshot.map((s) => ({
     measurement: FEED_MEASUREMENT,
     tags: { source: s.source, run },
-    fields: { quotes: s.quotes, rejects: s.rejects, reconnects: s.reconnects, ...(s.lastTickAgeS === null ? {} : { last_tick_age_s: s.lastTickAgeS }) },
+    fields: { quotes: s.quotes, rejects: s.rejects, reconnects: s.reconnects, dropped: s.dropped, ...(s.lastTickAgeS === null ? {} : { last_tick_age_s: s.lastTickAgeS }) },
     ts: tsMs,
   }));
 }

@@ -1,5 +1,6 @@
 import type { ConsumedRecord } from '../bus/bus.ts';
 import { toQuote, type Quote } from '../domain/market/quote.ts';
+import { QUOTE_LIMITS, quoteLimitProblem } from '../domain/market/quote-limits.ts';
 import { SheetVersionSchema, type Entity } from '../domain/sheet/sheet.ts';
 
 /**
@@ -17,13 +18,53 @@ function parseJson(buf: Buffer | null): Decoded<unknown> {
   }
 }
 
-export function decodeQuote(r: ConsumedRecord): Decoded<Quote> {
+/**
+ * Live, how far ahead of the wall clock a quote's event time may be: one such quote would move the
+ * watermark, and with it the processor clock, into the future for good (every index then stale).
+ * Replays and `--no-ticks` runs have no wall clock to hold quotes to: only the absolute bounds apply.
+ */
+export interface QuoteTimeWindow {
+  readonly nowMs: number;
+  readonly maxAheadMs: number;
+}
+
+/**
+ * A quote record: JSON, the schema, the key, then the bounds of every field
+ * (src/domain/market/quote-limits.ts: what InfluxDB or a tag cannot take is a dead letter here, not
+ * a write that fails for every chunk it is in) and, live, the window around the clock.
+ */
+export function decodeQuote(r: ConsumedRecord, window?: QuoteTimeWindow): Decoded<Quote> {
   const j = parseJson(r.value);
   if (!j.ok) return j;
   const q = toQuote(j.value);
   if (!q.ok) return { ok: false, reason: `schema: ${q.reason}` };
-  if (r.key !== null && r.key !== q.quote.instrument) return { ok: false, reason: `key ${r.key} does not match instrument ${q.quote.instrument}` };
+  if (r.key !== null && r.key !== q.quote.instrument) return { ok: false, reason: `key ${r.key.slice(0, QUOTE_LIMITS.maxInstrumentLength)} does not match instrument ${q.quote.instrument.slice(0, QUOTE_LIMITS.maxInstrumentLength)}` };
+  const limit = quoteLimitProblem(q.quote);
+  if (limit !== null) return { ok: false, reason: `bounds: ${limit}` };
+  if (window !== undefined && q.quote.ts > window.nowMs + window.maxAheadMs) {
+    return { ok: false, reason: `bounds: ts: event time ${new Date(q.quote.ts).toISOString()} is ${q.quote.ts - window.nowMs} ms ahead of the clock (allowance ${window.maxAheadMs} ms)` };
+  }
   return { ok: true, value: q.quote };
+}
+
+/** How much of a record a dead letter keeps: the topic's messages stay far below Kafka's 1 MiB. */
+export const DEAD_LETTER_RAW_CHARS = 64 * 1024;
+
+/**
+ * The raw value a dead letter carries: the record's text, cut at DEAD_LETTER_RAW_CHARS (a 1 MB
+ * poison record, JSON-escaped inside the dead letter, would pass Kafka's message limit and make the
+ * dead letter itself unwritable). `rawChars` says how long it was when cut.
+ */
+export function deadLetterRaw(value: Buffer | null): { raw: string | null; rawChars?: number } {
+  if (value === null) return { raw: null };
+  const text = value.toString('utf8');
+  return text.length <= DEAD_LETTER_RAW_CHARS ? { raw: text } : { raw: text.slice(0, DEAD_LETTER_RAW_CHARS), rawChars: text.length };
+}
+
+/** The `source` a dead letter is keyed and tagged by: the record's own if it is a short printable name, else `invalid`. */
+export function deadLetterSource(named: unknown, fallback: string): string {
+  if (typeof named !== 'string') return fallback;
+  return named.length > 0 && named.length <= QUOTE_LIMITS.maxSourceLength && /^[^\p{Cc}\p{Cs}]+$/u.test(named) ? named : 'invalid';
 }
 
 /** An `entities` record: the entity's whole version list, or a tombstone (null) that removes it. */

@@ -11,6 +11,8 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly registries: readonly Registry[];
   readonly ready: () => Promise<boolean> | boolean;
+  /** The component that stopped for good, if one did: /healthz then says `failed` and names it. */
+  readonly failed?: () => string | null;
 }
 
 export async function startHttpServer(o: HttpServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
@@ -18,9 +20,10 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
     void (async () => {
       try {
         if (req.url === '/healthz') {
-          const ok = await o.ready();
+          const failed = o.failed?.() ?? null;
+          const ok = failed === null && (await o.ready());
           res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
+          res.end(JSON.stringify(failed === null ? { status: ok ? 'ok' : 'starting' } : { status: 'failed', component: failed }));
         } else if (req.url === '/metrics') {
           const parts = await Promise.all(o.registries.map((r) => r.metrics()));
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });

@@ -21,7 +21,9 @@ import type { Point, Sink } from './sink.ts';
  *   A CQ whose definition changes must be dropped by hand (DROP CONTINUOUS QUERY) to be redefined.
  * - write() splits into batches of `batchSize`, retries retriable failures (connection refused or
  *   reset, timeouts, 5xx) with exponential backoff, then throws SINK_WRITE_FAILED (retriable).
- *   4xx answers (bad point, field type conflict, auth) fail at once, not retriable.
+ *   4xx answers fail at once, not retriable: 400, 413 and 422 as SINK_POINTS_REFUSED (the points
+ *   themselves: the processor isolates them, src/sink/refused-points.ts), others (auth, no
+ *   database) as SINK_WRITE_FAILED.
  * - deleteRun(): DROP SERIES WHERE run = '<run>' deletes the run's points and index entries in
  *   every retention policy of the database, rollups included.
  */
@@ -230,8 +232,9 @@ export class InfluxSink implements Sink {
       } catch (err) {
         const retriable = isRetriable(err);
         if (!retriable || attempt >= maxAttempts) {
+          const refused = what === 'write' && isRefusal(err);
           throw new MonitorError(`influx ${what} (${redactUrl(this.opts.url)}, database ${this.opts.database}): ${messageOf(err)}`, {
-            code: what === 'write' ? ErrorCode.SINK_WRITE_FAILED : retriable ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.SINK_WRITE_FAILED,
+            code: refused ? ErrorCode.SINK_POINTS_REFUSED : what === 'write' ? ErrorCode.SINK_WRITE_FAILED : retriable ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.SINK_WRITE_FAILED,
             retriable,
             cause: compactError(err),
           });
@@ -242,6 +245,19 @@ export class InfluxSink implements Sink {
       }
     }
   }
+}
+
+/**
+ * InfluxDB refused the points themselves: 400 (a line it cannot parse, a time out of range, a key
+ * too long, a field type conflict), 413 (a request too large), 422. Not 401/403/404: credentials or
+ * a database missing are the configuration's fault, not a point's, and no point should be
+ * dead-lettered for them.
+ */
+const REFUSED_STATUSES = new Set([400, 413, 422]);
+
+function isRefusal(err: unknown): boolean {
+  const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
+  return typeof status === 'number' && REFUSED_STATUSES.has(status);
 }
 
 /** Connection failures, timeouts and 5xx (the pool reports those as ServiceNotAvailableError). */

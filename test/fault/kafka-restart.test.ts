@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { serviceEnv, uniquePrefix, SERVICES_SCRIPT } from '../support/services.ts';
 import { fold, influxSink, kafkaBus, quietLogger } from '../support/pipeline.ts';
-import { committedCount, compareWithFold, prepareStream, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream, tearDown } from './harness.ts';
+import { committedCount, compareWithFold, prepareStream, publishQuotes, sleep, spawnProcess, waitHealthy, type Child, type Comparison, type Stream, tearDown } from './harness.ts';
 import { Ingestor } from '../../src/ingest/ingestor.ts';
 import type { Emit, QuoteSource } from '../../src/ingest/quote-source.ts';
 import type { Quote } from '../../src/domain/market/quote.ts';
@@ -83,7 +83,8 @@ describe('a Kafka restart while ingest publishes and the processor consumes', ()
     const ingestBus = kafkaBus(env);
     const ingestor = new Ingestor({ bus: ingestBus, topics: { quotes: s.topics.quotes, deadletter: s.topics.deadletter }, sources: [source], bounds: {}, clockSkewMs: 60_000, maxQuoteAgeMs: 3_600_000, clock: () => source.now, logger: quietLogger() });
     await ingestor.start();
-    await sleep(3000);
+    // Kafka stops once the processor has committed part of the stream (not after a guessed delay)
+    for (let i = 0; i < 600 && (await committedCount(bus, `${s.prefix}g.quotes.p0`, s.topics.quotes)) < 1000; i++) await sleep(50);
     services('stop', 'kafka');
     kafkaStopped = true;
     await sleep(5000);
@@ -137,6 +138,70 @@ describe('a Kafka restart while ingest publishes and the processor consumes', ()
 
   it('publishes the alert sequence of the fold, none lost across the restart', () => {
     expect(result.expectedAlerts.length).toBeGreaterThan(0);
+    expect(result.publishedAlerts).toEqual(result.expectedAlerts);
+  });
+});
+
+/**
+ * Issue 13 point 4: the same restart with FOUR quote partitions, the stream on the topic before the
+ * processor starts (so the order of application is the merger's, exact across partitions), Kafka
+ * stopped for 10 s once a quarter of it is committed. The consumer of every partition resumes at
+ * its committed offset and the run equals the fold: nothing lost, nothing applied twice.
+ */
+describe('a Kafka restart while the processor consumes four partitions', () => {
+  const N = 30_000;
+  let bus: KafkaBus;
+  let sink: InfluxSink;
+  let s: Stream;
+  let child: Child;
+  let result: Comparison;
+  let exitCode: number | null = null;
+  let kafkaStopped = false;
+  let committedAtStop = 0;
+  let committed = 0;
+
+  beforeAll(async () => {
+    bus = kafkaBus(env);
+    sink = influxSink(env);
+    await sink.ensure();
+    s = await prepareStream({ bus, env, prefix: uniquePrefix('kafka-restart-4p'), entities: ENTITIES, quotes: N, seed: 23, quotePartitions: 4 });
+    await publishQuotes(bus, s.topics.quotes, s.quotes);
+    child = await spawnProcess({ dir: s.dir, env: s.env, args: ['--config', s.configPath, '--run', s.run, '--no-ticks'] });
+    await waitHealthy(child);
+    const group = `${s.prefix}g.quotes.p0`;
+    for (let i = 0; i < 1200 && (committedAtStop = await committedCount(bus, group, s.topics.quotes)) < N / 4; i++) await sleep(50);
+    services('stop', 'kafka');
+    kafkaStopped = true;
+    await sleep(10_000);
+    services('start', 'kafka');
+    kafkaStopped = false;
+    await bus.close();
+    bus = kafkaBus(env);
+    for (let i = 0; i < 2400 && child.proc.exitCode === null && (committed = await committedCount(bus, group, s.topics.quotes)) < N; i++) await sleep(100);
+    child.proc.kill('SIGTERM');
+    exitCode = (await child.exited).code;
+    const records = await bus.readToEnd(s.topics.quotes);
+    result = await compareWithFold(bus, env, s, records, fold(s.params, s.entities, records, { flush: false }));
+    console.log(`kafka restart, 4 partitions: stopped at ${committedAtStop} committed of ${N}; ${committed} committed at the end; ${result.expectedPoints} points, ${result.expectedAlerts.length} alerts compared; exit ${exitCode}`);
+  }, 400_000);
+
+  afterAll(async () => {
+    if (kafkaStopped) services('start', 'kafka');
+    await tearDown({ children: [child], sink, bus, run: s?.run });
+  });
+
+  it('was stopped in the middle of the stream, and the processor came through it', () => {
+    expect(committedAtStop).toBeGreaterThanOrEqual(N / 4);
+    expect(committedAtStop).toBeLessThan(N);
+    expect(committed).toBe(N);
+    expect(exitCode).toBe(0);
+  });
+
+  it('writes exactly the fold over the four partitions, every measurement and the alerts', () => {
+    expect(result.expectedPoints).toBeGreaterThan(N);
+    expect(result.missing.slice(0, 5)).toEqual([]);
+    expect(result.extra.slice(0, 5)).toEqual([]);
+    expect(result.differing.slice(0, 5)).toEqual([]);
     expect(result.publishedAlerts).toEqual(result.expectedAlerts);
   });
 });

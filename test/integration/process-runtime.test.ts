@@ -49,8 +49,9 @@ describe('ccm process on Kafka and InfluxDB', () => {
     for (const name of ['ccm_messages_consumed_total', 'ccm_dead_letters_total', 'ccm_sink_batch_points_count', 'ccm_processing_latency_seconds_count']) {
       metrics[name] = await metricValue(child, name);
     }
-    await sleep(2100); // one round of the lag gauge after the last commit
-    metrics.ccm_consumer_lag = await metricValue(child, 'ccm_consumer_lag');
+    // the lag gauge is recomputed every 2 s: poll it (with a deadline) until a round after the last commit
+    const lagDeadline = Date.now() + 30_000;
+    while ((metrics.ccm_consumer_lag = await metricValue(child, 'ccm_consumer_lag')) !== 0 && Date.now() < lagDeadline) await sleep(100);
     const t0 = Date.now();
     child.proc.kill('SIGTERM');
     sigtermExit = await Promise.race([child.exited.then((e) => ({ ...e, afterMs: Date.now() - t0 })), sleep(10_000).then(() => 'still running' as const)]);

@@ -75,7 +75,7 @@ describe('config loading', () => {
 
   it('refuses a file that is not YAML', async () => {
     const path = await tempConfig('kafka: [unclosed\n');
-    await expect(loadConfig({ configPath: path, env: {} })).rejects.toThrow(`${path}: (file): not valid YAML`);
+    await expect(loadConfig({ configPath: path, env: {} })).rejects.toThrow(`${path}: (root): not valid YAML`);
   });
 
   it('documents every environment variable it reads', () => {

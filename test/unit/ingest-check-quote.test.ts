@@ -54,3 +54,18 @@ describe('checkQuote', () => {
     );
   });
 });
+
+describe('checkQuote field bounds (docs/reliability.md "Poison records")', () => {
+  it('rejects, live or history, what InfluxDB or a tag cannot take: year 9999, a 70,000-character source, control characters, absurd prices', () => {
+    for (const history of [false, true]) {
+      const o = { ...opts, history };
+      expect(checkQuote(q({ ts: Date.UTC(9999, 0, 1) }), o)).toMatchObject({ ok: false, reason: expect.stringMatching(/^ts: event time .* is outside 1990-01-01 to 2200-01-01/) });
+      expect(checkQuote(q({ source: 'x'.repeat(70_000) }), o)).toMatchObject({ ok: false, reason: 'source: 70000 characters, more than 64' });
+      expect(checkQuote(q({ source: 'bin\nance' }), o)).toMatchObject({ ok: false, reason: 'source: control characters' });
+      expect(checkQuote(q({ instrument: `rental:${'H'.repeat(80)}` }), o)).toMatchObject({ ok: false, reason: expect.stringContaining('instrument: 87 characters') });
+      expect(checkQuote(q({ instrument: 'ETH', price: 1e300 }), o)).toMatchObject({ ok: false, reason: expect.stringContaining('price: 1e+300 is more than') });
+      expect(checkQuote(q({ receivedAt: 0 }), o)).toMatchObject({ ok: false, reason: expect.stringContaining('receivedAt') });
+    }
+    expect(checkQuote(q({ ts: Date.UTC(2019, 0, 1) }), { ...opts, history: true })).toEqual({ ok: true });
+  });
+});

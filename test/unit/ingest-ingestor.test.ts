@@ -46,7 +46,7 @@ describe('Ingestor', () => {
     s.emit({ kind: 'quote', quote: quote(), raw: { symbol: 'BTC/USDT' } });
     await ing.flush();
     expect(await read(TOPICS.quotes)).toEqual([{ key: 'BTC', ts: NOW - 1000, value: quote() }]);
-    expect(ing.metrics.snapshot()).toEqual([{ source: 'binance', quotes: 1, rejects: 0, reconnects: 0, lastTickAgeS: 0 }]);
+    expect(ing.metrics.snapshot()).toEqual([{ source: 'binance', quotes: 1, rejects: 0, reconnects: 0, dropped: 0, lastTickAgeS: 0 }]);
   });
 
   it('dead-letters quotes failing the edge check and source rejects, keyed by source, and counts them', async () => {
@@ -104,8 +104,8 @@ describe('Ingestor', () => {
     expect(text).toContain(`${FEED_METRIC_NAMES.reconnects}{source="kraken"} 1`);
     expect(text).toContain(`${FEED_METRIC_NAMES.lastTickAge}{source="kraken"} 12`);
     expect(toFeedPoints(ing.metrics.snapshot(now), now)).toEqual([
-      { measurement: 'feed', tags: { source: 'kraken', run: 'live' }, fields: { quotes: 1, rejects: 0, reconnects: 1, last_tick_age_s: 12 }, ts: now },
-      { measurement: 'feed', tags: { source: 'runpod', run: 'live' }, fields: { quotes: 0, rejects: 0, reconnects: 0 }, ts: now },
+      { measurement: 'feed', tags: { source: 'kraken', run: 'live' }, fields: { quotes: 1, rejects: 0, reconnects: 1, dropped: 0, last_tick_age_s: 12 }, ts: now },
+      { measurement: 'feed', tags: { source: 'runpod', run: 'live' }, fields: { quotes: 0, rejects: 0, reconnects: 0, dropped: 0 }, ts: now },
     ]);
   });
 

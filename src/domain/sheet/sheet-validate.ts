@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { parseDateMs } from '../calendar.ts';
 import type { Entity, SheetVersion } from './sheet.ts';
-import { SheetVersionSchema } from './sheet.ts';
+import { SHEET_LIMITS, SheetVersionSchema } from './sheet.ts';
+import type { Catalog } from './catalog.ts';
+import { normaliseModelName } from './catalog.ts';
 
 /**
  * Validation of a balance-sheet file (shared/DOMAIN.md "Balance sheet"): the zod schema of
@@ -141,23 +143,103 @@ function crossFieldProblems(v: SheetVersion, prefix: string): string[] {
   return problems;
 }
 
-function validateVersion(raw: unknown, prefix: string): { version: SheetVersion | null; problems: string[] } {
+/**
+ * Lists longer than their limit are reported alone, before the schema sees them: a 40,000-item
+ * fleet is one problem, not 40,000 parsed items and as many lines.
+ */
+function oversizedLists(raw: unknown, prefix: string): string[] {
+  if (!isRecord(raw)) return [];
+  const problems: string[] = [];
+  const check = (value: unknown, path: string, max: number): void => {
+    if (Array.isArray(value) && value.length > max) problems.push(`${join(prefix, path)}: has ${value.length.toLocaleString('en-US')} items, more than the ${max.toLocaleString('en-US')} a sheet may hold`);
+  };
+  check(raw.fleet, 'fleet', SHEET_LIMITS.maxFleetItems);
+  check(raw.facilities, 'facilities', SHEET_LIMITS.maxFacilities);
+  if (Array.isArray(raw.facilities) && raw.facilities.length <= SHEET_LIMITS.maxFacilities) {
+    raw.facilities.forEach((f, i) => check(isRecord(f) ? f.collateral : undefined, `facilities[${i}].collateral`, SHEET_LIMITS.maxPledges));
+  }
+  return problems;
+}
+
+/** Options of the validation: with a catalog, every fleet model must be one of its ids. */
+export interface SheetValidationOptions {
+  readonly catalog?: Catalog;
+}
+
+/**
+ * A model the catalog does not know has no rental or resale quotes (ingest maps every source's
+ * spelling to a catalog id), so it would be valued from the sheet's cost alone and liquidated at
+ * the default haircut: a typo (`H100-SMX`) that passes silently. An alias is named with its id.
+ */
+function catalogProblems(v: SheetVersion, prefix: string, catalog: Catalog): string[] {
+  const problems: string[] = [];
+  v.fleet.forEach((item, i) => {
+    if (catalog.models.has(item.model)) return;
+    const path = join(prefix, `fleet[${i}].model`);
+    const aliasOf = catalog.aliases.get(normaliseModelName(item.model));
+    if (aliasOf !== undefined) {
+      problems.push(`${path}: "${item.model}" is a spelling of ${aliasOf}; write the catalog id ${aliasOf}`);
+      return;
+    }
+    const near = nearestModel(item.model, catalog);
+    problems.push(`${path}: unknown model "${item.model}" (not in the catalog${near === null ? '; add it to the catalog' : `; did you mean ${near}?`})`);
+  });
+  return problems;
+}
+
+/** The catalog id closest to a spelling (edit distance of the normalised names, at most 3), or null. */
+function nearestModel(model: string, catalog: Catalog): string | null {
+  const target = normaliseModelName(model);
+  let best: string | null = null;
+  let bestDistance = 4;
+  for (const id of catalog.models.keys()) {
+    const d = editDistance(target, normaliseModelName(id));
+    if (d < bestDistance) {
+      best = id;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Damerau-Levenshtein distance (optimal string alignment): a swap of two letters counts once. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+function validateVersion(raw: unknown, prefix: string, options: SheetValidationOptions): { version: SheetVersion | null; problems: string[] } {
+  const oversized = oversizedLists(raw, prefix);
+  if (oversized.length > 0) return { version: null, problems: oversized };
   const r = SheetVersionSchema.safeParse(raw);
   if (!r.success) return { version: null, problems: r.error.issues.flatMap((i) => issueLines(i, prefix)) };
-  const problems = crossFieldProblems(r.data, prefix);
+  const problems = [...crossFieldProblems(r.data, prefix), ...(options.catalog ? catalogProblems(r.data, prefix, options.catalog) : [])];
   return { version: problems.length === 0 ? r.data : null, problems };
 }
+
+/** At most this many problems are listed per file; the rest are counted on one last line. */
+export const MAX_PROBLEMS_PER_FILE = 50;
 
 /**
  * Validates a decoded sheet file (YAML or JSON): one version, or `{ versions: [...] }` (optionally
  * with the entity `id` beside it). Versions come back sorted by effectiveFrom, the one without it first.
  */
-export function validateSheetFile(raw: unknown, file: string): SheetValidation {
-  const prefixed = (lines: string[]): { ok: false; problems: string[] } => ({ ok: false, problems: lines.map((l) => `${file}: ${l}`) });
+export function validateSheetFile(raw: unknown, file: string, options: SheetValidationOptions = {}): SheetValidation {
+  const prefixed = (lines: string[]): { ok: false; problems: string[] } => {
+    const shown = lines.length > MAX_PROBLEMS_PER_FILE ? [...lines.slice(0, MAX_PROBLEMS_PER_FILE - 1), `(root): and ${(lines.length - MAX_PROBLEMS_PER_FILE + 1).toLocaleString('en-US')} more problems`] : lines;
+    return { ok: false, problems: shown.map((l) => `${file}: ${l}`) };
+  };
   if (!isRecord(raw)) return prefixed(['(root): must be a mapping']);
 
   if (!('versions' in raw)) {
-    const { version, problems } = validateVersion(raw, '');
+    const { version, problems } = validateVersion(raw, '', options);
     if (version === null) return prefixed(problems);
     return { ok: true, entity: { id: version.id, versions: [version] } };
   }
@@ -167,9 +249,10 @@ export function validateSheetFile(raw: unknown, file: string): SheetValidation {
   const list = raw.versions;
   if (!Array.isArray(list)) return prefixed([...problems, 'versions: must be a list']);
   if (list.length === 0) return prefixed([...problems, 'versions: must not be empty']);
+  if (list.length > SHEET_LIMITS.maxVersions) return prefixed([...problems, `versions: has ${list.length.toLocaleString('en-US')} items, more than the ${SHEET_LIMITS.maxVersions} a sheet may hold`]);
   const versions: SheetVersion[] = [];
   list.forEach((v, i) => {
-    const r = validateVersion(v, `versions[${i}]`);
+    const r = validateVersion(v, `versions[${i}]`, options);
     problems.push(...r.problems);
     if (r.version !== null) versions.push(r.version);
   });

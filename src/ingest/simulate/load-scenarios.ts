@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { FILE_LIMITS, parseStructuredText, readBoundedText } from '../../config/read-structured-file.ts';
 import { ErrorCode, MonitorError } from '../../domain/errors.ts';
 import { ScenariosFileSchema, type ScenariosFile } from './scenario-schema.ts';
 
@@ -11,26 +10,16 @@ export const DEFAULT_SCENARIOS_PATH = 'config/scenarios.yaml';
  * (CONFIG_INVALID) whose problems read `file: path: reason`.
  */
 export async function loadScenariosFile(path: string = DEFAULT_SCENARIOS_PATH): Promise<ScenariosFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    const msg = `${path}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`;
-    throw new MonitorError(msg, { code: ErrorCode.CONFIG_INVALID, cause, problems: [msg] });
-  }
-  return toScenariosFile(text, path);
+  const text = await readBoundedText(path, FILE_LIMITS.configBytes);
+  if (!text.ok) throw new MonitorError(text.problem, { code: ErrorCode.CONFIG_INVALID, problems: [text.problem] });
+  return toScenariosFile(text.text, path);
 }
 
 /** Parses the text of a scenarios file (pure apart from YAML parsing); `path` names it in errors. */
 export function toScenariosFile(text: string, path: string): ScenariosFile {
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (cause) {
-    const msg = `${path}: (root): not YAML (${(cause as Error).message.split('\n')[0]})`;
-    throw new MonitorError(msg, { code: ErrorCode.CONFIG_INVALID, cause, problems: [msg] });
-  }
-  const r = ScenariosFileSchema.safeParse(raw);
+  const parsed = parseStructuredText(text, path);
+  if (!parsed.ok) throw new MonitorError(parsed.problem, { code: ErrorCode.CONFIG_INVALID, problems: [parsed.problem] });
+  const r = ScenariosFileSchema.safeParse(parsed.value);
   if (r.success) return r.data;
   const problems = r.error.issues.map((i) => `${path}: ${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
   throw new MonitorError(problems[0] ?? `${path}: invalid`, { code: ErrorCode.CONFIG_INVALID, problems });

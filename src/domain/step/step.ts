@@ -22,68 +22,12 @@ import { windowStartOf } from '../window.ts';
 import { EXPOSURE_REFRESH_MS } from '../defaults.ts';
 
 /**
- * The processor's pure heart (STYLE.md 2, ARCHITECTURE.md "Processor runtime rules"):
- * `step(state, event, params) -> { state, outputs }`.
- *
- * Semantics, all in event time:
- * - The clock is the largest `ts` of quotes and ticks seen; entity events never move it, a late
- *   quote never moves it back. The first clock value is the start of the run (`startMs`).
- * - A quote becomes the latest of its source when it is at least as new as that source's last
- *   quote (a late one older than it only gives a `data_quality` output, reason `late`), then its
- *   instrument's index is recomputed. When the index value, fresh-source count or stale flag
- *   changed, every entity exposed to the instrument is revalued at once WITHOUT stress against
- *   its sheet version in force at the clock (= the quote's ts for an in-order quote; a late quote
- *   is applied to the current market, so at the clock) and its alert transitions are emitted at
- *   once. Every quote gives a `price` output.
- * - The alert machine of an entity starts once every index its sheet needs has a first value
- *   (DOMAIN.md "Missing data", plus the resale index of each model it holds), or once each one
- *   still missing has been missing for its `staleAfterMs` since the start of the run (its
- *   warm-up): a half-filled market at the start of a run never raises an alert. A rule (an LTV,
- *   the DSCR) without a status yet takes its first known value silently (a baseline, recorded in
- *   `alert_state`, a margin call with a cure deadline from then): alerts are crossings the machine
- *   saw. Until then the rule's status is `unknown` in the valuation outputs.
- * - `stale_data` names the indexes an entity needs that are missing or stale, each once its
- *   warm-up is over (a run's first quotes trickle in; a feed that never sends is named then).
- * - When the clock moves, fresh quotes age out (`clock - ts > staleAfterMs`): the indexes they fed
- *   are recomputed (and their entities revalued, so `stale_data` fires within staleAfter plus one
- *   tick), warm-ups end (their entities revalued), and pending cure deadlines at or before the
- *   clock expire.
- * - Conflation windows are `floor(ts / emitIntervalMs)`: when the clock moves into a later window,
- *   and on `flush`, the closed window gives, in this order: one `index` output per instrument
- *   that received a quote or changed in it (sorted by id), one `valuation` output per entity
- *   revalued in it (sorted by id) valued WITH stress at the window's last clock value (the last
- *   event time in it, so the same instant as its last alert decisions) and stamped with the window
- *   start, then the `exposure` outputs (below), and one `alert_state` output per alert state that
- *   changed in it (sorted by key).
- * - `exposure` is written per entity and model, never as a book total: each entity's contribution
- *   (portfolio.ts `entityExposure` at its latest revaluation, with the alert machine's statuses),
- *   so that processor instances holding different shares of the book never write the same series
- *   and the boards sum the contributions (docs/architecture.md). At a window close, sorted by
- *   entity then model: the contribution of every entity revalued in the window whose contribution
- *   changed since it was last written, and of every entity held at the first close in each
- *   event-time hour (EXPOSURE_REFRESH_MS: every hourly bucket holds the whole book); zeros (depth
- *   null) for a model an entity contributed to and no longer does (model gone from the sheet,
- *   pledge released), and for every model of an entity removed by a tombstone in the window. A
- *   release (rebalance, `ts` RELEASED_ENTITY_TS) writes nothing: the new owner writes the entity.
- *   The valuation's facility `status` and `dscrStatus` are the alert machine's (with
- *   hysteresis; `unknown` while it has none), so that Grafana reads the status the alerts speak of.
- * - Alerts (`alert` outputs) and `data_quality` outputs are emitted at once, `at` = the clock.
- * - An outlier rejected by the index guard gives one `data_quality` output (reason `outlier`) and
- *   one `data_quality` alert (entity `-`, facility null, `accepted -> rejected`, value the price,
- *   threshold maxDeviation, cause: instrument, source, median): once per rejected quote.
- *
- * Two paths give these same outputs (`params.revaluation`, docs/valuation.md "Incremental
- * revaluation"): `reference` revalues every exposed entity in full with the reference valuation;
- * `incremental` (the default) keeps, per entity, price intervals inside which no alert line can be
- * crossed (guard.ts) and revalues in full, with the fast valuation, only an entity whose price left
- * its interval (or whose interval expired: a new day, a contract month, a sheet version; or an
- * index went stale). An entity that stays inside costs a few comparisons and allocates nothing;
- * its latest valuation is rebuilt when something reads it (the market for its instruments has not
- * changed since: every change of one of them revisits it).
- *
- * Performance: `step` mutates `state` in place and returns it. Callers must treat the state they
- * pass in as consumed and keep only the returned one.
- * Determinism: no clock, no randomness; every iteration is in input order or sorted order.
+ * The processor's pure heart: `step(state, event, params) -> { state, outputs }`. Its contract
+ * (clock, quotes, warm-up, windows, exposure, alerts, the two revaluation paths) is in
+ * docs/processor.md "What `step` does"; the incremental path in docs/valuation.md.
+ * `step` mutates `state` in place and returns it (a copy per event would dominate the fold):
+ * callers keep only the returned state. No clock, no randomness, input or sorted order only, so
+ * that a replay gives the same outputs and eventIds.
  */
 
 /** A status held by the alert machine. */

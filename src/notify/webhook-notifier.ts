@@ -294,7 +294,8 @@ export class WebhookNotifier {
     this.counters.deadLetters.inc({ reason: reason.split(':')[0] });
     this.log.warn({ topic: r.topic, partition: r.partition, offset: r.offset, reason }, 'dead letter');
     const value = { raw: r.value?.toString('utf8') ?? null, reason, source: WEBHOOK_STAGE, ts: r.ts, topic: r.topic, partition: r.partition, offset: r.offset, stage: WEBHOOK_STAGE };
-    return this.withRetry('dead letter', () => this.o.bus.publish([{ topic: this.o.topics.deadletter, key: WEBHOOK_STAGE, value, ts: r.ts }]));
+    // stamped now: the topic's retention counts from the dead-lettering (a record of 2025 would expire at once)
+    return this.withRetry('dead letter', () => this.o.bus.publish([{ topic: this.o.topics.deadletter, key: WEBHOOK_STAGE, value, ts: Date.now() }]));
   }
 
   /**

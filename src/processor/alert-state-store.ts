@@ -1,4 +1,5 @@
-import type { LogReader, ProduceRecord } from '../bus/bus.ts';
+import type { ConsumedRecord, LogReader, ProduceRecord } from '../bus/bus.ts';
+import { decodeAlertState } from './decode.ts';
 import type { AlertStateRecord } from '../domain/step/step-types.ts';
 import { entityOfAlertKey } from '../domain/alerts/alert-key.ts';
 import { isWindowClosed } from '../domain/window.ts';
@@ -45,8 +46,19 @@ export function alertStateRecord(topic: string, run: string, s: AlertStateRecord
   return { topic, key: alertStateTopicKey(run, s.key), ts, value };
 }
 
+export interface AlertStateStoreOptions {
+  readonly reader: Pick<LogReader, 'readToEnd'>;
+  readonly topic: string;
+  readonly run: string;
+  /** A record of this run that does not decode (dead-lettered by the caller, once per record per process); it is skipped. */
+  readonly onInvalid?: (record: ConsumedRecord, reason: string) => Promise<void>;
+}
+
 export class AlertStateStore {
-  constructor(private readonly o: { readonly reader: Pick<LogReader, 'readToEnd'>; readonly topic: string; readonly run: string }) {}
+  /** `partition/offset` of the invalid records already reported. */
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly o: AlertStateStoreOptions) {}
 
   /** Handover records of these statuses, as of the publisher's clock. */
   handoverRecords(states: readonly AlertStateRecord[], asOfMs: number): ProduceRecord[] {
@@ -59,7 +71,16 @@ export class AlertStateStore {
     const out: PersistedAlertState[] = [];
     for (const r of await this.o.reader.readToEnd(this.o.topic)) {
       if (r.key === null || !r.key.startsWith(prefix)) continue;
-      const v = r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as AlertStateValue);
+      const d = decodeAlertState(r.value);
+      if (!d.ok) {
+        const at = `${r.partition}/${r.offset}`;
+        if (!this.reported.has(at)) {
+          this.reported.add(at);
+          await this.o.onInvalid?.(r, d.reason);
+        }
+        continue;
+      }
+      const v: AlertStateValue | null = d.value;
       const value = v === null ? null : { key: v.key, status: v.status, cureDeadline: v.cureDeadline, since: v.since };
       out.push({ key: r.key.slice(prefix.length), ts: r.ts, ...(v?.asOf === undefined ? {} : { asOf: v.asOf }), value });
     }

@@ -86,3 +86,17 @@ export function decodeEntity(r: ConsumedRecord): Decoded<{ id: string; entity: E
   }
   return { ok: true, value: { id: r.key, entity: { id: r.key, versions } } };
 }
+
+/** An `alert-state` record's value: `{ key, status, since, cureDeadline, asOf? }` (null: a tombstone). */
+export function decodeAlertState(buf: Buffer | null): Decoded<{ key: string; status: string; since: number; cureDeadline: number | null; asOf?: number } | null> {
+  if (buf === null) return { ok: true, value: null };
+  const j = parseJson(buf);
+  if (!j.ok) return j;
+  const o = j.value as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null) return { ok: false, reason: 'alert state is not an object' };
+  if (typeof o.key !== 'string' || typeof o.status !== 'string') return { ok: false, reason: 'alert state needs a string key and status' };
+  if (typeof o.since !== 'number' || !Number.isFinite(o.since)) return { ok: false, reason: 'alert state needs a finite since' };
+  if (o.cureDeadline !== null && (typeof o.cureDeadline !== 'number' || !Number.isFinite(o.cureDeadline))) return { ok: false, reason: 'alert state cureDeadline: a number or null' };
+  if (o.asOf !== undefined && (typeof o.asOf !== 'number' || !Number.isFinite(o.asOf))) return { ok: false, reason: 'alert state asOf: a number' };
+  return { ok: true, value: { key: o.key, status: o.status, since: o.since, cureDeadline: o.cureDeadline, ...(o.asOf === undefined ? {} : { asOf: o.asOf }) } };
+}

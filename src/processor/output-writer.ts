@@ -10,6 +10,8 @@ import type { ProcessorMetrics } from './processor-metrics.ts';
 import type { WriteBounds } from './processor-options.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { WritePipeline } from './write-pipeline.ts';
+import { writeIsolatingRefused } from '../sink/refused-points.ts';
+import type { Point } from '../sink/sink.ts';
 
 /**
  * The write path (docs/processor.md "The write pipeline"): the runtime loop hands it each chunk
@@ -60,7 +62,7 @@ export class OutputWriter {
       toPoints: (out) => toPoints(out, o.run),
       writePoints: async (points) => {
         o.metrics.sinkBatch.observe(points.length);
-        await retry.run(WRITE_WHAT.sink, () => o.sink.write(points));
+        await this.writeIsolating(points);
       },
       toRecord: (out) => o.records.of(out),
       publish: o.publishOutputs ? (records) => retry.run(WRITE_WHAT.publish, () => publisher.publish(records)) : null,
@@ -114,11 +116,33 @@ export class OutputWriter {
   async deadLetter(r: ConsumedRecord, reason: string, stage: DeadLetterStage): Promise<void> {
     const d = this.o.records.deadLetter(r, reason, stage);
     this.o.metrics.deadLetters.inc({ reason: d.reasonCode });
-    const { publisher, sink, retry } = this.o;
+    const { publisher, retry } = this.o;
     await Promise.all([
       this.pipeline.onLane('publish', () => retry.run(WRITE_WHAT.deadLetter, () => publisher.publish([d.record]))),
-      this.pipeline.onLane('sink', () => retry.run(WRITE_WHAT.sink, () => sink.write([d.point]))),
+      this.pipeline.onLane('sink', () => this.writeIsolating([d.point])),
     ]);
+  }
+
+  /**
+   * Writes points through the retry policy; a batch InfluxDB refuses for its content is cut down
+   * to the points it refuses (src/sink/refused-points.ts), each dead-lettered (stage `sink`) while
+   * the rest is written, so one poison point never stops the partition.
+   */
+  private async writeIsolating(points: readonly Point[]): Promise<void> {
+    const { sink, retry, publisher } = this.o;
+    await writeIsolatingRefused(
+      points,
+      (batch) => retry.run(WRITE_WHAT.sink, () => sink.write(batch)),
+      async (point, reason) => {
+        const d = this.o.records.refusedPoint(point, reason);
+        this.o.metrics.deadLetters.inc({ reason: d.reasonCode });
+        await retry.run(WRITE_WHAT.deadLetter, () => publisher.publish([d.record]));
+        // its count point is written if the sink takes it; a refused count point is not retried
+        if (point.measurement !== d.point.measurement) {
+          await writeIsolatingRefused([d.point], (b) => retry.run(WRITE_WHAT.sink, () => sink.write(b)), async () => undefined);
+        }
+      },
+    );
   }
 
   /** Publishes records after every chunk in flight (handover statuses land after the window-close records of the same keys). */

@@ -52,7 +52,12 @@ export class Processor {
         if (what === WRITE_WHAT.sink) this.metrics.sinkRetries.inc();
       },
     });
-    this.alertStore = new AlertStateStore({ reader: o.bus, topic: o.topics.alertState, run: o.run });
+    this.alertStore = new AlertStateStore({
+      reader: o.bus,
+      topic: o.topics.alertState,
+      run: o.run,
+      onInvalid: (r, reason) => this.writer.deadLetter(r, reason, DEAD_LETTER_STAGE.alertState),
+    });
     this.writer = new OutputWriter({
       sink: o.sink,
       publisher: o.bus,

@@ -78,7 +78,7 @@ describe('alert-state store', () => {
 
 describe('output records', () => {
   const topics = { quotes: 'q', entities: 'e', valuations: 'v', alerts: 'a', alertState: 's', deadletter: 'd' };
-  const records = new OutputRecords(topics, 'live');
+  const records = new OutputRecords(topics, 'live', () => 1_000);
 
   it('publishes alerts keyed by entity without the internal kind, with the run and a version', () => {
     const alert: StepOutput = { kind: 'alert', eventId: 'x1', entity: 'acme', facility: 'l1', rule: 'ltv', from: 'ok', to: 'warn', value: 0.7, threshold: 0.65, at: 5 };
@@ -105,16 +105,16 @@ describe('output records', () => {
   });
 
   it("dead-letters a record with its raw bytes, reason and place, counted under the reason's first word", () => {
-    const r: ConsumedRecord = { topic: 'q', partition: 2, offset: '7', key: 'BTC', value: Buffer.from('{"source":"kraken","price":-1}'), ts: 9 };
+    const r: ConsumedRecord = { topic: 'q', partition: 2, offset: '7', key: 'BTC', value: Buffer.from('{"source":"kraken","price":-1}'), ts: 1_700_000_000_009 };
     const d = records.deadLetter(r, 'schema: price: must be positive', DEAD_LETTER_STAGE.quotes);
     expect(d.reasonCode).toBe('schema');
     expect(d.record).toEqual({
       topic: 'd',
       key: 'kraken',
-      ts: 9,
-      value: { raw: '{"source":"kraken","price":-1}', reason: 'schema: price: must be positive', source: 'kraken', ts: 9, topic: 'q', partition: 2, offset: '7', stage: 'quotes' },
+      ts: 1_000,
+      value: { raw: '{"source":"kraken","price":-1}', reason: 'schema: price: must be positive', source: 'kraken', ts: 1_700_000_000_009, topic: 'q', partition: 2, offset: '7', stage: 'quotes' },
     });
-    expect(d.point).toEqual({ measurement: MEASUREMENT.deadletter, tags: { source: 'kraken', reason: 'schema', run: 'live' }, fields: { count: 1 }, ts: 9 });
+    expect(d.point).toEqual({ measurement: MEASUREMENT.deadletter, tags: { source: 'kraken', reason: 'schema', run: 'live' }, fields: { count: 1 }, ts: 1_700_000_000_009 });
     const notJson = records.deadLetter({ ...r, value: Buffer.from('garbage') }, 'not JSON', DEAD_LETTER_STAGE.entities);
     expect(notJson.record.key).toBe(UNKNOWN_SOURCE);
   });

@@ -27,7 +27,7 @@ describe('poison records among good ones', () => {
   const exits: Array<number | null> = [];
   let committed = 0;
   let total = 0;
-  let deadLetters: Array<{ reason: string; stage: string; topic: string; offset: string; raw: string | null; rawChars?: number }> = [];
+  let deadLetters: Array<{ reason: string; stage: string; topic: string; partition: number; offset: string; raw: string | null; rawChars?: number }> = [];
   let poisonOffsets: string[] = [];
   let missing: string[] = [];
   let good = 0;
@@ -101,6 +101,7 @@ describe('poison records among good ones', () => {
   it('dead-letters the malformed alert-state records instead of failing on them', () => {
     const states = deadLetters.filter((d) => d.topic === s.topics.alertState);
     expect(states.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(states.map((d) => d.offset)).size).toBe(2);
+    expect(new Set(states.map((d) => `${d.partition}/${d.offset}`)).size).toBe(2);
+    expect(states.map((d) => d.stage)).toEqual(['alert-state', 'alert-state']);
   });
 });

@@ -27,6 +27,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   ingest: { summary: 'the ingestors only: exchanges, GPU marketplaces, resale feeds into Kafka', load: () => import('./ingest.ts').then((m) => m.define) },
   backfill: { summary: 'page through exchange candles (ccxt fetchOHLCV) into a stream file or the history topic', load: () => import('./backfill.ts').then((m) => m.define) },
   value: { summary: 'value one entity sheet against a market file', load: () => import('./value.ts').then((m) => m.define) },
+  contagion: { summary: 'the fire-sale cascade of a book against a market file: who follows a default', load: () => import('./contagion.ts').then((m) => m.define) },
   'entities validate': { summary: 'check every sheet in a directory', load: () => import('./entities-validate.ts').then((m) => m.define) },
   'entities publish': { summary: 'validate the sheets and publish each entity to the entities topic', load: () => import('./entities-publish.ts').then((m) => m.define) },
   replay: { summary: 'replay stream files or a Kafka time range through the processor under a run name', load: () => import('./replay.ts').then((m) => m.define) },

@@ -118,6 +118,7 @@ function assess(
   newestGen: number,
   curves: Curves,
   missing: string[] | null,
+  resaleFactor: ReadonlyMap<string, number> | null = null,
 ): Assessment {
   const fleet = sheet.fleet;
   const nItems = fleet.length;
@@ -159,7 +160,8 @@ function assess(
     const cat = catalog.models.get(model);
     const isGpu = item.class === 'gpu';
     const shocked = sc !== null && (!isGpu || sc.olderGenerationsOnly !== true || isOlderGpuGeneration(cat, newestGen));
-    const resaleShock = !shocked ? 1 : isGpu ? 1 + sc.gpuResale : 1 + sc.asicResale;
+    // a fire sale's price impact on the model (contagion.ts), on market- and model-valued items alike
+    const resaleShock = (!shocked ? 1 : isGpu ? 1 + sc.gpuResale : 1 + sc.asicResale) * (resaleFactor?.get(model) ?? 1);
     const resale = indexOf(market.resale, model);
     let mv: number;
     if (resale !== undefined) {
@@ -422,7 +424,14 @@ function collateralLifeMonthsLeft(sheet: SheetVersion, f: Facility, t: number, p
  * Values one sheet version against a market at `atMs` (DOMAIN.md). Stress scenarios
  * (`params.scenarios`) run unless `options.stress` is false.
  */
-export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, params: DomainParams, options?: { stress?: boolean }): Valuation {
+export interface ValueOptions {
+  /** Stress scenarios (default on). */
+  readonly stress?: boolean;
+  /** Per model, a factor on its unit value (a fire sale's `1 - impact`, DOMAIN.md "Fire-sale contagion"). */
+  readonly resaleFactor?: ReadonlyMap<string, number>;
+}
+
+export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, params: DomainParams, options?: ValueOptions): Valuation {
   const t = atMs;
   const facilities = sheet.facilities;
   const nFac = facilities.length;
@@ -473,7 +482,7 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const needsGen = params.scenarios.some((s) => s.olderGenerationsOnly === true);
   const newestGen = needsGen ? newestGpuGeneration(params.catalog) : -1;
   const curves = curvesOf(sheet, params);
-  const a = assess(sheet, market, t, params, terms, null, newestGen, curves, missing);
+  const a = assess(sheet, market, t, params, terms, null, newestGen, curves, missing, options?.resaleFactor ?? null);
 
   // ---- fleet
   const fleet = sheet.fleet;
@@ -567,7 +576,7 @@ export function valueEntity(sheet: SheetVersion, market: Market, atMs: number, p
   const stress: StressResult[] = [];
   if (options?.stress ?? true) {
     for (const sc of params.scenarios) {
-      const s = assess(sheet, market, t, params, terms, sc, newestGen, curves, null);
+      const s = assess(sheet, market, t, params, terms, sc, newestGen, curves, null, options?.resaleFactor ?? null);
       const sf: StressFacility[] = new Array<StressFacility>(nFac);
       for (let f = 0; f < nFac; f++) {
         const isSecured = secured[f] === 1;

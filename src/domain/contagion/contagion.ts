@@ -1,0 +1,209 @@
+import type { Market } from '../market/market.ts';
+import type { DomainParams } from '../params.ts';
+import type { SheetVersion } from '../sheet/sheet.ts';
+import { facilityOutstanding, valueEntity } from '../valuation/valuation.ts';
+import type { FacilityStatus, Valuation } from '../valuation/valuation-types.ts';
+
+/**
+ * Fire-sale contagion over the whole book (shared/DOMAIN.md "Fire-sale contagion"; the decisions
+ * where it is silent are in docs/valuation.md "Contagion"). Pure: the book's sheets in force at
+ * `atMs`, one market, the domain parameters (their catalog gives each model's market-wide
+ * liquidity). Rounds of default, cross-default seizure of every fleet item pledged to a facility
+ * that owes, each model's unit value cut by its fire-sale impact, until no new default.
+ */
+export const MAX_CONTAGION_ROUNDS = 25;
+
+/** Why an entity is in default in its round. */
+export type DefaultCause =
+  | { readonly kind: 'forced' }
+  | { readonly kind: 'liquidation'; readonly facility: string; readonly ltv: number | null; readonly ltvLiquidation: number | null };
+
+export interface ContagionFacility {
+  readonly id: string;
+  readonly ltvBefore: number | null;
+  readonly ltvAfter: number | null;
+  readonly statusBefore: FacilityStatus;
+  readonly statusAfter: FacilityStatus;
+}
+
+export interface ContagionEntity {
+  readonly entity: string;
+  /** null: a survivor; 0: in default today; r >= 1: pulled in by the others' fire sales at round r. */
+  readonly defaultRound: number | null;
+  readonly ltvBefore: number | null;
+  readonly ltvAfter: number | null;
+  readonly facilities: readonly ContagionFacility[];
+}
+
+export interface ContagionModel {
+  readonly model: string;
+  readonly seizedUnits: number;
+  readonly impact: number;
+  /** The model's resale index before and after (null: no index, its items are valued by the model). */
+  readonly resaleBefore: number | null;
+  readonly resaleAfter: number | null;
+}
+
+export interface ContagionLender {
+  readonly lender: string;
+  readonly outstanding: number;
+  readonly defaultedDebt: number;
+  readonly shortfall: number;
+}
+
+/** The DOMAIN.md JSON. */
+export interface ContagionResult {
+  readonly at: string;
+  readonly rounds: number;
+  readonly converged: boolean;
+  readonly models: readonly ContagionModel[];
+  readonly entities: readonly ContagionEntity[];
+  readonly lenders: readonly ContagionLender[];
+}
+
+/** The result with what the readable table and the alerts need besides the JSON. */
+export interface ContagionReport {
+  readonly result: ContagionResult;
+  /** Per defaulted entity, why it defaulted in its round. */
+  readonly causes: ReadonlyMap<string, DefaultCause>;
+  /** The entities in default at round 0 (today's, and the forced ones): what sets the cascade off. */
+  readonly roundZero: readonly string[];
+}
+
+export interface ContagionOptions {
+  /** Entities put in default at round 0 whatever their valuation (`ccm contagion --default`). */
+  readonly forcedDefaults?: readonly string[];
+}
+
+/** A facility that still owes: the lender of a defaulted entity seizes what is pledged to it. */
+const OWES = (outstanding: number): boolean => outstanding > 0;
+
+export const NO_LENDER = '-';
+
+/**
+ * The cascade of `sheets` (one version per entity, the one in force at `atMs`) at `market`.
+ * Entities are reported in order of id, facilities in sheet order, models by id.
+ */
+export function contagion(sheets: readonly SheetVersion[], market: Market, atMs: number, params: DomainParams, options: ContagionOptions = {}): ContagionReport {
+  const book = [...sheets].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const forced = new Set(options.forcedDefaults ?? []);
+  const outstanding = book.map((s) => facilityOutstanding(s, atMs));
+  const seizable = book.map((s, e) => seizableUnits(s, outstanding[e]));
+  const value = (factor: ReadonlyMap<string, number> | undefined): Valuation[] =>
+    book.map((s) => valueEntity(s, market, atMs, params, { stress: false, ...(factor === undefined ? {} : { resaleFactor: factor }) }));
+
+  const before = value(undefined);
+  const defaultRound = new Array<number | null>(book.length).fill(null);
+  const causes = new Map<string, DefaultCause>();
+  let current = before;
+  let factor: Map<string, number> = new Map();
+  let seized = new Map<string, number>();
+  let rounds = 0;
+  let converged = false;
+  for (let r = 0; ; r++) {
+    // D_r: the defaults so far, and every entity with a facility at liquidation at M_r
+    let added = 0;
+    for (let e = 0; e < book.length; e++) {
+      if (defaultRound[e] !== null) continue;
+      const cause = r === 0 && forced.has(book[e].id) ? ({ kind: 'forced' } as const) : liquidationCause(book[e], current[e]);
+      if (cause === null) continue;
+      defaultRound[e] = r;
+      causes.set(book[e].id, cause);
+      added++;
+    }
+    if (r > 0 && added === 0) {
+      converged = true;
+      rounds = r - 1;
+      break;
+    }
+    if (r === MAX_CONTAGION_ROUNDS) {
+      rounds = r;
+      break;
+    }
+    // S_m over D_r, then M_(r+1)
+    seized = new Map();
+    for (let e = 0; e < book.length; e++) {
+      if (defaultRound[e] === null) continue;
+      for (const [model, units] of seizable[e]) seized.set(model, (seized.get(model) ?? 0) + units);
+    }
+    factor = new Map([...seized].map(([model, units]) => [model, 1 - impactOf(model, units, params)]));
+    current = value(factor);
+  }
+
+  const models: ContagionModel[] = [...seized]
+    .filter(([, units]) => units > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([model, units]) => {
+      const resale = market.resale[model];
+      const impact = impactOf(model, units, params);
+      return { model, seizedUnits: units, impact, resaleBefore: resale ?? null, resaleAfter: resale === undefined ? null : resale * (1 - impact) };
+    });
+
+  const entities: ContagionEntity[] = book.map((s, e) => ({
+    entity: s.id,
+    defaultRound: defaultRound[e],
+    ltvBefore: before[e].ltv,
+    ltvAfter: current[e].ltv,
+    facilities: s.facilities.map((f, i) => ({
+      id: f.id,
+      ltvBefore: before[e].facilities[i].ltv,
+      ltvAfter: current[e].facilities[i].ltv,
+      statusBefore: before[e].facilities[i].status,
+      statusAfter: current[e].facilities[i].status,
+    })),
+  }));
+
+  const lenders = new Map<string, { outstanding: number; defaultedDebt: number; shortfall: number }>();
+  for (let e = 0; e < book.length; e++) {
+    book[e].facilities.forEach((f, i) => {
+      const out = outstanding[e][i];
+      if (!OWES(out)) return;
+      const name = f.lender ?? NO_LENDER;
+      const l = lenders.get(name) ?? { outstanding: 0, defaultedDebt: 0, shortfall: 0 };
+      l.outstanding += out;
+      if (defaultRound[e] !== null) {
+        l.defaultedDebt += out;
+        // unsecured debt, or collateral without a value, recovers nothing (docs/valuation.md "Contagion")
+        l.shortfall += Math.max(0, out - (current[e].facilities[i].liquidationValue ?? 0));
+      }
+      lenders.set(name, l);
+    });
+  }
+
+  const result: ContagionResult = {
+    at: new Date(atMs).toISOString(),
+    rounds,
+    converged,
+    models,
+    entities,
+    lenders: [...lenders].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([lender, l]) => ({ lender, ...l })),
+  };
+  return { result, causes, roundZero: book.filter((_, e) => defaultRound[e] === 0).map((s) => s.id) };
+}
+
+/** `i_m = min(hmax - h0, k * S_m / depthPerMonth)` with the catalog's liquidity of the model, else the defaults. */
+export function impactOf(model: string, seizedUnits: number, params: DomainParams): number {
+  const liq = params.catalog.models.get(model)?.liquidity ?? params.defaultLiquidity;
+  return Math.min(liq.hmax - liq.h0, (liq.k * seizedUnits) / liq.depthPerMonth);
+}
+
+/** Per model, the units of the fleet items pledged to a facility that owes (what a cross-default seizes). */
+export function seizableUnits(sheet: SheetVersion, outstanding: readonly number[]): Map<string, number> {
+  const pledged = new Set<string>();
+  sheet.facilities.forEach((f, i) => {
+    if (!OWES(outstanding[i])) return;
+    for (const p of f.collateral) if (p.startsWith('fleet:')) pledged.add(p.slice('fleet:'.length));
+  });
+  const units = new Map<string, number>();
+  for (const item of sheet.fleet) if (pledged.has(item.id) && item.count > 0) units.set(item.model, (units.get(item.model) ?? 0) + item.count);
+  return units;
+}
+
+/** The first facility at `liquidation` in this valuation, as the cause of the entity's default; null if none. */
+function liquidationCause(sheet: SheetVersion, v: Valuation): DefaultCause | null {
+  for (let i = 0; i < v.facilities.length; i++) {
+    const f = v.facilities[i];
+    if (f.status === 'liquidation') return { kind: 'liquidation', facility: f.id, ltv: f.ltv, ltvLiquidation: sheet.facilities[i].covenants.ltvLiquidation ?? null };
+  }
+  return null;
+}

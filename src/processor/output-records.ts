@@ -64,6 +64,8 @@ export class OutputRecords {
       case 'data_quality':
       case 'exposure':
       case 'spread':
+      case 'contagion_entity':
+      case 'contagion_book':
         return null;
       default: {
         const never: never = out;

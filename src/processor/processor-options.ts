@@ -40,6 +40,8 @@ export interface ProcessorOptions {
   readonly untilEnd?: boolean;
   /** Publish valuations, alerts and alert states to their topics (default true). */
   readonly publishOutputs?: boolean;
+  /** Run the book's fire-sale cascade at each window close (default true; contagion-stage.ts). */
+  readonly contagion?: boolean;
   readonly metrics?: ProcessorMetrics;
   /** Every batch of outputs once written (the embedded table, replay reports, tests). */
   readonly onOutputs?: (outputs: readonly StepOutput[]) => void;

@@ -10,6 +10,7 @@ import { ProcessorMetrics } from './processor-metrics.ts';
 import { DRIVE_INTERVAL_MS, END_OFFSET_POLL_MS, END_OFFSET_TIMEOUT_MS, LAG_INTERVAL_MS, WRITE_DEFAULTS, type ProcessorOptions } from './processor-options.ts';
 import { RetryPolicy } from './retry-policy.ts';
 import { RuntimeLoop } from './runtime-loop.ts';
+import { ContagionStage } from './contagion-stage.ts';
 
 export { WRITE_DEFAULTS, type ProcessorBus, type ProcessorOptions, type ProcessorTopics, type WriteBounds } from './processor-options.ts';
 
@@ -31,7 +32,10 @@ export class Processor {
   private readonly writer: OutputWriter;
   private readonly ownership = new EntityOwnership();
   private readonly alertStore: AlertStateStore;
+  /** The book-level fire-sale cascade at each window close (null: `contagion: false`). */
+  private readonly contagion: ContagionStage | null;
   private entitySub: Subscription | null = null;
+  private bookSub: Subscription | null = null;
   private quoteSub: Subscription | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private entitiesReady: (() => void) | null = null;
@@ -73,8 +77,11 @@ export class Processor {
       onOutputs: o.onOutputs,
       onError: (e) => this.fail(e),
     });
+    this.contagion =
+      o.contagion === false ? null : new ContagionStage({ params: o.params, owns: (e) => this.ownership.owns(e), writesBook: () => this.ownership.partitions.includes(0) });
     this.loop = new RuntimeLoop({
       params: o.params,
+      contagion: this.contagion,
       bounds,
       writer: this.writer,
       metrics: this.metrics,
@@ -131,6 +138,21 @@ export class Processor {
     if (this.failed) throw this.failed;
     this.log.info({ entities: this.ownership.entityCount, partitions: this.ownership.partitions }, 'entities read to their end');
 
+    // The whole book for the contagion stage: read to its end now, then kept current by a reading
+    // of its own (every instance reads every entity; offsets already applied are skipped).
+    if (this.contagion) {
+      const stage = this.contagion;
+      for (const r of await bus.readToEnd(topics.entities)) stage.applyRecord(r, { initial: true });
+      this.bookSub = await bus.subscribe({
+        groupId: `${this.o.groupId}.book.${this.o.instanceId}`,
+        topics: [topics.entities],
+        fromBeginning: true,
+        sessionTimeoutMs: this.o.sessionTimeoutMs,
+        onBatch: (records) => this.loop.enqueue(() => records.forEach((r) => stage.applyRecord(r))),
+        onCrash: (err) => this.fail(err),
+      });
+    }
+
     // 2. Checkpoint: rebuild from the look-back window, then restore the persisted alert states
     // (they belong to the checkpoint: only a restart restores them).
     const partitions = await bus.partitionCount(topics.quotes);
@@ -150,6 +172,8 @@ export class Processor {
       await this.loop.enqueue(() => this.loop.rebuild(plan.lookback));
       if (this.o.publishOutputs !== false) {
         const persisted = await this.alertStore.persistedAt(plan.checkpointTs, this.o.params.emitIntervalMs, (e) => this.ownership.owns(e));
+        // every entity's contagion status: the cascade is the book's, and every instance keeps it
+        if (this.contagion) this.contagion.restore(await this.alertStore.persistedAt(plan.checkpointTs, this.o.params.emitIntervalMs, () => true));
         await this.loop.enqueue(() => {
           const restored = this.loop.restore(persisted);
           if (restored > 0) this.log.info({ alertStates: restored }, 'alert states restored');
@@ -280,6 +304,7 @@ export class Processor {
     await this.loop.settled();
     await this.loop.enqueue(() => this.handOver()).catch((e: unknown) => this.log.warn({ err: e }, 'alert statuses not handed over'));
     await this.entitySub?.stop();
+    await this.bookSub?.stop();
     await this.loop.settled();
     // the chunks still being written: each commits once acknowledged; a failure leaves the
     // commits where they are (the processor has failed)

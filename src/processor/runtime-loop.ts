@@ -3,9 +3,10 @@ import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
 import type { Quote } from '../domain/market/quote.ts';
 import type { AlertStateRecord, StepEvent, StepOutput } from '../domain/step/step-types.ts';
-import { alertStates, flush, initialState, step, type ProcessorState } from '../domain/step/step.ts';
+import { alertStates, initialState, step, type ProcessorState } from '../domain/step/step.ts';
 import { entityOfAlertKey } from '../domain/alerts/alert-key.ts';
 import { restoredState } from './checkpoint.ts';
+import { flushWithCascade, stepWithCascade, type ContagionStage } from './contagion-stage.ts';
 import { decodeQuote } from './decode.ts';
 import type { EventMerger } from './event-merger.ts';
 import { DEAD_LETTER_STAGE } from './output-records.ts';
@@ -24,6 +25,8 @@ import type { WriteBounds } from './processor-options.ts';
  */
 export interface RuntimeLoopOptions {
   readonly params: DomainParams;
+  /** Runs after each window close, on the market of that close; its outputs join the close's. */
+  readonly contagion?: ContagionStage | null;
   readonly bounds: Pick<WriteBounds, 'chunkQuotes' | 'chunkOutputs'>;
   readonly writer: OutputWriter;
   readonly metrics: ProcessorMetrics;
@@ -154,9 +157,7 @@ export class RuntimeLoop {
     let outputs: StepOutput[] = [];
     let sliceStart = performance.now();
     for (const event of events) {
-      const r = step(this.state, event, this.o.params);
-      this.state = r.state;
-      for (const out of r.outputs) outputs.push(out);
+      for (const out of this.stepOne(event)) outputs.push(out);
       if (outputs.length >= this.o.bounds.chunkOutputs) {
         await this.o.writer.submit(outputs, [], null);
         outputs = [];
@@ -219,9 +220,7 @@ export class RuntimeLoop {
         await this.o.writer.deadLetter(record, d.reason, DEAD_LETTER_STAGE.quotes);
       } else {
         if (lateByMs > this.o.maxLatenessMs) this.o.metrics.lateQuotes.inc();
-        const r = step(this.state, { kind: 'quote', quote: d.value }, this.o.params);
-        this.state = r.state;
-        for (const out of r.outputs) outputs.push(out);
+        for (const out of this.stepOne({ kind: 'quote', quote: d.value })) outputs.push(out);
         quotes.push(d.value);
         this.events++;
       }
@@ -249,7 +248,7 @@ export class RuntimeLoop {
       if ((committable.get(e.partition) ?? 0n) < BigInt(e.offset)) return;
     }
     if (m.bufferedCount > 0) return;
-    const f = flush(this.state, this.o.params);
+    const f = flushWithCascade(this.state, this.o.params, this.o.contagion ?? null);
     this.state = f.state;
     await this.o.writer.submit(f.outputs, [], null);
     await this.o.writer.idle();
@@ -257,6 +256,13 @@ export class RuntimeLoop {
     this.endAt = null;
     this.o.logger.info({ events: this.events, alerts: this.o.writer.alertsWritten }, 'end of input reached');
     this.o.onEnd();
+  }
+
+  /** One event through `step` and, when it closed a window, the contagion stage. */
+  private stepOne(event: StepEvent): StepOutput[] {
+    const r = stepWithCascade(this.state, event, this.o.params, this.o.contagion ?? null);
+    this.state = r.state;
+    return r.outputs;
   }
 
   private yieldAfterMs(): number {

@@ -16,6 +16,11 @@
  * | `feed`         | source                                 | quotes, rejects, reconnects, last_tick_age_s |
  * | `data_quality`*| instrument, source, reason             | count (1 per event) |
  * | `deadletter`*  | source, reason                         | count (1 per record) |
+ * | `contagion`*   | (none)                                 | rounds, converged (0/1), defaults, contagion_defaults: the book's fire-sale cascade at a window close |
+ * | `contagion_model`* | model                              | seized_units, impact, resale_before, resale_after |
+ * | `contagion_lender`* | lender                            | outstanding, defaulted_debt_today, defaulted_debt, shortfall |
+ * | `contagion_entity`* | entity                            | default_round (absent for a survivor), defaulted (0/1), ltv_before, ltv_after |
+ * | `contagion_facility`* | entity, facility                | ltv_after, status_level (0-3, after the cascade) |
  *
  * (*) beyond the ARCHITECTURE.md table: `valuation.stale` (1 when an index the entity needs is
  * missing) and `valuation.status_level` (the worst facility status) drive the overview board and
@@ -47,6 +52,11 @@ export const MEASUREMENT = {
   feed: 'feed',
   dataQuality: 'data_quality',
   deadletter: 'deadletter',
+  contagion: 'contagion',
+  contagionModel: 'contagion_model',
+  contagionLender: 'contagion_lender',
+  contagionEntity: 'contagion_entity',
+  contagionFacility: 'contagion_facility',
 } as const;
 export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
 
@@ -124,6 +134,21 @@ export const FIELD = {
   monthsToAbsorb: 'months_to_absorb',
   // spread
   rentalUsdPerGpuHour: 'rental_usd_per_gpu_hour',
+  rounds: 'rounds',
+  converged: 'converged',
+  defaults: 'defaults',
+  contagionDefaults: 'contagion_defaults',
+  seizedUnits: 'seized_units',
+  impact: 'impact',
+  resaleBefore: 'resale_before',
+  resaleAfter: 'resale_after',
+  defaultedDebtToday: 'defaulted_debt_today',
+  defaultedDebt: 'defaulted_debt',
+  shortfall: 'shortfall',
+  defaultRound: 'default_round',
+  defaulted: 'defaulted',
+  ltvBefore: 'ltv_before',
+  ltvAfter: 'ltv_after',
   resaleUsdPerUnit: 'resale_usd_per_unit',
   rentalYieldAnnual: 'rental_yield_annual',
   // alert

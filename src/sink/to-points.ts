@@ -1,4 +1,5 @@
 import type { StepOutput } from '../domain/step/step-types.ts';
+import type { ContagionEntity } from '../domain/contagion/contagion.ts';
 import { facilityStatusLevel, STATUS, statusLevel, UNKNOWN, type FacilityStatus, type LtvStatus, type Valuation } from '../domain/valuation/valuation-types.ts';
 import { FIELD, MEASUREMENT, NO_TAG_VALUE, stressField, TAG } from './measurements.ts';
 import type { Point } from './sink.ts';
@@ -73,6 +74,24 @@ function pointsOf(output: StepOutput, run: string): Point[] {
       ];
     case 'alert_state':
       return [];
+    case 'contagion_entity':
+      return contagionEntityPoints(output.entity, run, output.ts);
+    case 'contagion_book':
+      return [
+        point(MEASUREMENT.contagion, {}, run, { [FIELD.rounds]: output.rounds, [FIELD.converged]: bit(output.converged), [FIELD.defaults]: output.defaults, [FIELD.contagionDefaults]: output.contagionDefaults }, output.ts),
+        ...output.models.map((m) =>
+          point(MEASUREMENT.contagionModel, { [TAG.model]: m.model }, run, { [FIELD.seizedUnits]: m.seizedUnits, [FIELD.impact]: m.impact, [FIELD.resaleBefore]: m.resaleBefore, [FIELD.resaleAfter]: m.resaleAfter }, output.ts),
+        ),
+        ...output.lenders.map((l) =>
+          point(
+            MEASUREMENT.contagionLender,
+            { [TAG.lender]: l.lender },
+            run,
+            { [FIELD.outstanding]: l.outstanding, [FIELD.defaultedDebtToday]: l.defaultedDebtToday, [FIELD.defaultedDebt]: l.defaultedDebt, [FIELD.shortfall]: l.shortfall },
+            output.ts,
+          ),
+        ),
+      ];
     default:
       return assertNever(output);
   }
@@ -206,4 +225,20 @@ const bit = (b: boolean): number => (b ? 1 : 0);
 
 function assertNever(x: never): never {
   throw new Error(`toPoints: unhandled output ${JSON.stringify(x)}`);
+}
+
+/** One entity's place in the cascade: its default round (absent for a survivor) and its LTVs, and each facility's LTV and status after. */
+function contagionEntityPoints(e: ContagionEntity, run: string, ts: number): Point[] {
+  return [
+    point(
+      MEASUREMENT.contagionEntity,
+      { [TAG.entity]: e.entity },
+      run,
+      { [FIELD.defaultRound]: e.defaultRound, [FIELD.defaulted]: bit(e.defaultRound !== null), [FIELD.ltvBefore]: e.ltvBefore, [FIELD.ltvAfter]: e.ltvAfter },
+      ts,
+    ),
+    ...e.facilities.map((f) =>
+      point(MEASUREMENT.contagionFacility, { [TAG.entity]: e.entity, [TAG.facility]: f.id }, run, { [FIELD.ltvAfter]: f.ltvAfter, [FIELD.statusLevel]: facilityStatusLevel(f.statusAfter) }, ts),
+    ),
+  ];
 }

@@ -1,3 +1,4 @@
+import { ContagionStage, flushWithCascade, stepWithCascade } from '../../src/processor/contagion-stage.ts';
 import { pino } from 'pino';
 import { compareEventOrder } from '../../src/bus/event-order.ts';
 import { KafkaBus } from '../../src/bus/kafka-bus.ts';
@@ -5,7 +6,7 @@ import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
 import { InfluxSink } from '../../src/sink/influx-sink.ts';
 import { toPoints } from '../../src/sink/to-points.ts';
 import { Processor, type ProcessorTopics } from '../../src/processor/processor.ts';
-import { initialState, step, flush } from '../../src/domain/step/step.ts';
+import { initialState, step } from '../../src/domain/step/step.ts';
 import { decodeQuote } from '../../src/processor/decode.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
 import type { Entity } from '../../src/domain/sheet/sheet.ts';
@@ -85,10 +86,13 @@ export async function runToEnd(o: RunOptions): Promise<Processor> {
  * The acceptance reference (ARCHITECTURE.md rule 6): fold `step` over the same input sorted in
  * memory, entities first (sorted by id), quotes by (ts, partition, offset), then flush.
  */
-export function fold(params: DomainParams, entities: readonly Entity[], quoteRecords: readonly ConsumedRecord[], options: { readonly flush?: boolean } = {}): StepOutput[] {
+export function fold(params: DomainParams, entities: readonly Entity[], quoteRecords: readonly ConsumedRecord[], options: { readonly flush?: boolean; readonly contagion?: boolean } = {}): StepOutput[] {
   let state = initialState(params);
   const outputs: StepOutput[] = [];
+  // the processor's book-level stage, as one instance holding the whole book runs it (contagion-stage.ts)
+  const stage = options.contagion === false ? null : new ContagionStage({ params, owns: () => true, writesBook: () => true });
   for (const e of [...entities].sort((a, b) => a.id.localeCompare(b.id))) {
+    stage?.setEntity(e.id, e, { initial: true });
     const r = step(state, { kind: 'entity', id: e.id, entity: e, ts: 0 }, params);
     state = r.state;
     outputs.push(...r.outputs);
@@ -97,13 +101,13 @@ export function fold(params: DomainParams, entities: readonly Entity[], quoteRec
   for (const rec of sorted) {
     const d = decodeQuote(rec);
     if (!d.ok) continue;
-    const r = step(state, { kind: 'quote', quote: d.value }, params);
+    const r = stepWithCascade(state, { kind: 'quote', quote: d.value }, params, stage);
     state = r.state;
     outputs.push(...r.outputs);
   }
   // a live run without an end (no --until-end) leaves its last window open: `flush: false`
   if (options.flush === false) return outputs;
-  const f = flush(state, params);
+  const f = flushWithCascade(state, params, stage);
   outputs.push(...f.outputs);
   return outputs;
 }

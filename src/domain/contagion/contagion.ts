@@ -68,6 +68,8 @@ export interface ContagionReport {
   readonly causes: ReadonlyMap<string, DefaultCause>;
   /** The entities in default at round 0 (today's, and the forced ones): what sets the cascade off. */
   readonly roundZero: readonly string[];
+  /** Per lender, the outstanding of the entities in default at round 0: the debt in default today, before the cascade. */
+  readonly defaultedTodayByLender: ReadonlyMap<string, number>;
 }
 
 export interface ContagionOptions {
@@ -154,6 +156,7 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
   }));
 
   const lenders = new Map<string, { outstanding: number; defaultedDebt: number; shortfall: number }>();
+  const today = new Map<string, number>();
   for (let e = 0; e < book.length; e++) {
     book[e].facilities.forEach((f, i) => {
       const out = outstanding[e][i];
@@ -161,6 +164,7 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
       const name = f.lender ?? NO_LENDER;
       const l = lenders.get(name) ?? { outstanding: 0, defaultedDebt: 0, shortfall: 0 };
       l.outstanding += out;
+      if (defaultRound[e] === 0) today.set(name, (today.get(name) ?? 0) + out);
       if (defaultRound[e] !== null) {
         l.defaultedDebt += out;
         // unsecured debt, or collateral without a value, recovers nothing (docs/valuation.md "Contagion")
@@ -178,7 +182,7 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
     entities,
     lenders: [...lenders].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([lender, l]) => ({ lender, ...l })),
   };
-  return { result, causes, roundZero: book.filter((_, e) => defaultRound[e] === 0).map((s) => s.id) };
+  return { result, causes, roundZero: book.filter((_, e) => defaultRound[e] === 0).map((s) => s.id), defaultedTodayByLender: today };
 }
 
 /** `i_m = min(hmax - h0, k * S_m / depthPerMonth)` with the catalog's liquidity of the model, else the defaults. */

@@ -1,6 +1,7 @@
 import type { Quote } from '../market/quote.ts';
 import type { Entity } from '../sheet/sheet.ts';
 import type { Valuation, LtvStatus } from '../valuation/valuation-types.ts';
+import type { ContagionEntity, ContagionLender, ContagionModel } from '../contagion/contagion.ts';
 
 /**
  * Events into and outputs out of the processor's pure heart `step(state, event)`
@@ -27,7 +28,7 @@ export type StepEvent =
 /** The `ts` of a removal that is a release by this instance, not a tombstone (see StepEvent `entity`). */
 export const RELEASED_ENTITY_TS = 0;
 
-export const ALERT_RULES = ['ltv', 'dscr', 'cure_expired', 'stale_data', 'data_quality'] as const;
+export const ALERT_RULES = ['ltv', 'dscr', 'cure_expired', 'stale_data', 'data_quality', 'contagion'] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 
 export interface AlertEvent {
@@ -96,7 +97,31 @@ export type StepOutput =
   | ({ readonly kind: 'alert_state' } & AlertStateRecord & { readonly eventId: string; readonly ts: number })
   | ({ readonly kind: 'data_quality' } & DataQualityEvent)
   | ({ readonly kind: 'exposure' } & ExposureOutput)
-  | ({ readonly kind: 'spread' } & SpreadOutput);
+  | ({ readonly kind: 'spread' } & SpreadOutput)
+  | ({ readonly kind: 'contagion_entity' } & ContagionEntityOutput)
+  | ({ readonly kind: 'contagion_book' } & ContagionBookOutput);
+
+/**
+ * One entity's place in the book's fire-sale cascade at a window close (src/processor/contagion-stage.ts,
+ * shared/DOMAIN.md "Fire-sale contagion"), written by the entity's owner when it changes and hourly.
+ */
+export interface ContagionEntityOutput {
+  readonly eventId: string;
+  readonly ts: number;
+  readonly entity: ContagionEntity;
+}
+
+/** The book-level figures of the cascade at a window close, written by one instance (the owner of entity partition 0). */
+export interface ContagionBookOutput {
+  readonly eventId: string;
+  readonly ts: number;
+  readonly rounds: number;
+  readonly converged: boolean;
+  readonly defaults: number;
+  readonly contagionDefaults: number;
+  readonly models: readonly ContagionModel[];
+  readonly lenders: ReadonlyArray<ContagionLender & { readonly defaultedDebtToday: number }>;
+}
 
 /**
  * The rental-to-resale spread of a GPU model at a window close where either index moved: what a

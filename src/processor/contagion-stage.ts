@@ -1,0 +1,201 @@
+import type { ConsumedRecord } from '../bus/bus.ts';
+import { contagion, type ContagionReport } from '../domain/contagion/contagion.ts';
+import { decodeAlertKey, encodeAlertKey } from '../domain/alerts/alert-key.ts';
+import { eventId } from '../domain/event-id.ts';
+import type { Market } from '../domain/market/market.ts';
+import type { DomainParams } from '../domain/params.ts';
+import type { Entity, SheetVersion } from '../domain/sheet/sheet.ts';
+import { versionAt } from '../domain/sheet/sheet-validate.ts';
+import type { AlertStateRecord, StepEvent, StepOutput } from '../domain/step/step-types.ts';
+import { EXPOSURE_REFRESH_MS, flush, step, type ProcessorState } from '../domain/step/step.ts';
+import { windowStartOf } from '../domain/window.ts';
+import { decodeEntity } from './decode.ts';
+
+/**
+ * The book-level stage of the fire-sale cascade (shared/DOMAIN.md "Fire-sale contagion";
+ * docs/architecture.md "Contagion across instances"). The cascade needs every entity, while an
+ * instance owns only part of the book, so each instance keeps the whole book as a table, fed by
+ * its own reading of the entities topic, and runs the same cascade at each window close on the
+ * same market (every instance reads every quote in the same order): the results agree. Each
+ * instance writes only what is its own: the points and `contagion` alerts of the entities it owns,
+ * and the book-level points (models, lenders, the summary) when it owns entity partition 0.
+ *
+ * The contagion status of every entity of the book is kept by every instance (not only the owned
+ * ones), so an entity taken over in a rebalance continues from the status its old owner had; a
+ * restart restores them from the `alert-state` records of rule `contagion`.
+ */
+export const CONTAGION_STATUS = { ok: 'ok', exposed: 'exposed' } as const;
+
+/** What a window close hands the stage: the window, the clock the close valued at, the market then. */
+export interface WindowClose {
+  readonly windowStartMs: number;
+  readonly atMs: number;
+  readonly market: Market;
+  /** An index changed in the window. */
+  readonly indexesMoved: boolean;
+  /** The first close of an event-time hour (step's exposure hour): every owned entity is written. */
+  readonly newHour: boolean;
+}
+
+export interface ContagionStageOptions {
+  readonly params: DomainParams;
+  readonly owns: (entity: string) => boolean;
+  /** This instance writes the book-level points (it owns entity partition 0). */
+  readonly writesBook: () => boolean;
+}
+
+export class ContagionStage {
+  private readonly book = new Map<string, Entity>();
+  /** Per partition of the entities topic, the next offset not yet applied (a re-read never goes back). */
+  private readonly next = new Map<number, bigint>();
+  /** An entity changed since the last close (after the book was first loaded). */
+  private dirty = false;
+  private readonly statuses = new Map<string, { status: string; since: number }>();
+
+  constructor(private readonly o: ContagionStageOptions) {}
+
+  get size(): number {
+    return this.book.size;
+  }
+
+  /** An entities-topic record (the stage's own reading of the whole topic). Undecodable ones are the processor's to dead-letter. */
+  applyRecord(r: ConsumedRecord, options: { readonly initial?: boolean } = {}): void {
+    const at = BigInt(r.offset);
+    if (at < (this.next.get(r.partition) ?? 0n)) return;
+    this.next.set(r.partition, at + 1n);
+    const d = decodeEntity(r);
+    if (d.ok) this.setEntity(d.value.id, d.value.entity, options);
+  }
+
+  /** An entity of the book (null: removed). `initial`: the book as loaded at start, before any window. */
+  setEntity(id: string, entity: Entity | null, options: { readonly initial?: boolean } = {}): void {
+    if (entity === null) this.book.delete(id);
+    else this.book.set(id, entity);
+    if (options.initial !== true) this.dirty = true;
+  }
+
+  /** The persisted `contagion` statuses (a restart). */
+  restore(records: readonly AlertStateRecord[]): void {
+    for (const r of records) {
+      const k = decodeAlertKey(r.key);
+      if (k?.rule === 'contagion') this.statuses.set(k.entity, { status: r.status, since: r.since });
+    }
+  }
+
+  /** The statuses held, as alert-state records (a handover publishes those of the entities given up). */
+  statusRecords(entities?: ReadonlySet<string>): AlertStateRecord[] {
+    const out: AlertStateRecord[] = [];
+    for (const [entity, s] of this.statuses) {
+      if (entities !== undefined && !entities.has(entity)) continue;
+      out.push({ key: encodeAlertKey(entity, null, 'contagion'), status: s.status, cureDeadline: null, since: s.since });
+    }
+    return out;
+  }
+
+  /**
+   * The cascade at a window close, and what this instance writes of it. It runs when an index
+   * moved in the window, the book changed, or at the first close of an hour (the day's debt
+   * schedule and dates); otherwise it would give the last result again. Which closes run and what
+   * they write follow from the stream alone, so a restarted or replayed run writes what the fold
+   * does (docs/architecture.md "Contagion across instances").
+   */
+  atClose(close: WindowClose): StepOutput[] {
+    const run = close.indexesMoved || close.newHour || this.dirty;
+    this.dirty = false;
+    if (!run || this.book.size === 0) return [];
+    const sheets: SheetVersion[] = [];
+    for (const e of this.book.values()) {
+      const v = versionAt(e, close.atMs);
+      if (v !== null) sheets.push(v);
+    }
+    return this.outputsOf(contagion(sheets, close.market, close.atMs, this.o.params), close.windowStartMs, close.newHour);
+  }
+
+  /**
+   * Alerts where an entity's contagion status changes; the points of the owned entities the
+   * cascade reaches (in default, or valued lower after it), every owned one at the first close of
+   * an hour; the book's points when this instance writes them.
+   */
+  private outputsOf(report: ContagionReport, ws: number, newHour: boolean): StepOutput[] {
+    const out: StepOutput[] = [];
+    const r = report.result;
+    const alertStates: StepOutput[] = [];
+    for (const e of r.entities) {
+      const owned = this.o.owns(e.entity);
+      const to = e.defaultRound !== null && e.defaultRound >= 1 ? CONTAGION_STATUS.exposed : CONTAGION_STATUS.ok;
+      const from = this.statuses.get(e.entity)?.status ?? CONTAGION_STATUS.ok;
+      if (to !== from) {
+        this.statuses.set(e.entity, { status: to, since: ws });
+        if (owned) {
+          const cause = { defaultRound: e.defaultRound, setOffBy: report.roundZero.join(','), rounds: r.rounds };
+          out.push({ kind: 'alert', eventId: eventId('alert', e.entity, null, 'contagion', from, to, ws), entity: e.entity, facility: null, rule: 'contagion', from, to, value: e.ltvAfter, threshold: null, at: ws, cause });
+          const key = encodeAlertKey(e.entity, null, 'contagion');
+          alertStates.push({ kind: 'alert_state', key, status: to, cureDeadline: null, since: ws, eventId: eventId('alert_state', key, to, ws, null), ts: ws });
+        }
+      }
+      const reached = e.defaultRound !== null || e.ltvAfter !== e.ltvBefore;
+      if (owned && (newHour || reached)) out.push({ kind: 'contagion_entity', eventId: eventId('contagion_entity', e.entity, ws), ts: ws, entity: e });
+    }
+    if (this.o.writesBook()) out.push(this.bookOutput(report, ws));
+    return [...out, ...alertStates];
+  }
+
+  private bookOutput(report: ContagionReport, ws: number): StepOutput {
+    const r = report.result;
+    const today = new Map<string, number>();
+    for (const [lender, debt] of report.defaultedTodayByLender) today.set(lender, debt);
+    const defaults = r.entities.filter((e) => e.defaultRound !== null).length;
+    return {
+      kind: 'contagion_book',
+      eventId: eventId('contagion_book', ws),
+      ts: ws,
+      rounds: r.rounds,
+      converged: r.converged,
+      defaults,
+      contagionDefaults: r.entities.filter((e) => (e.defaultRound ?? 0) >= 1).length,
+      models: r.models,
+      lenders: r.lenders.map((l) => ({ ...l, defaultedDebtToday: today.get(l.lender) ?? 0 })),
+    };
+  }
+}
+
+/**
+ * `step`, then the stage when the event closed a window: the one way the runtime (and the tests'
+ * fold) applies an event. The stage sees the close's clock and market, taken before the event
+ * moved them (step closes the window before it applies the event). Mutates `state`, as step does.
+ */
+export function stepWithCascade(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
+  const close = stage !== null && event.kind !== 'entity' ? closeOf(state, closingAt(state, event.kind === 'quote' ? event.quote.ts : event.ts, params)) : null;
+  const r = step(state, event, params);
+  if (close !== null && stage !== null) for (const out of stage.atClose(close)) r.outputs.push(out);
+  return r;
+}
+
+/** `flush` (the end of the input closes the open window), then the stage on that close. */
+export function flushWithCascade(state: ProcessorState, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
+  const close = stage !== null ? closeOf(state, state.windowStartMs) : null;
+  const r = flush(state, params);
+  if (close !== null && stage !== null) for (const out of stage.atClose(close)) r.outputs.push(out);
+  return r;
+}
+
+/** The start of the window an event at `ts` closes (step's advanceClock), or null. */
+function closingAt(state: ProcessorState, ts: number, params: DomainParams): number | null {
+  const { clockMs, windowStartMs } = state;
+  if (clockMs === null || windowStartMs === null || ts <= clockMs) return null;
+  return windowStartOf(ts, params.emitIntervalMs) > windowStartMs ? windowStartMs : null;
+}
+
+/** The close of the window starting at `windowStartMs`, at the clock and on a copy of the market as they are now. */
+function closeOf(state: ProcessorState, windowStartMs: number | null): WindowClose | null {
+  const { clockMs } = state;
+  if (windowStartMs === null || clockMs === null) return null;
+  const m = state.index.market;
+  return {
+    windowStartMs,
+    atMs: clockMs,
+    market: { crypto: { ...m.crypto }, rental: { ...m.rental }, resale: { ...m.resale }, hashprice: m.hashprice },
+    indexesMoved: state.window.instruments.size > 0,
+    newHour: state.exposureHour !== Math.floor(windowStartMs / EXPOSURE_REFRESH_MS),
+  };
+}

@@ -98,8 +98,17 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
     console.log(
       `replay ${s.run}: ${s.events} events (${range}), ${s.alerts.length} alerts, ${(s.durationMs / 1000).toFixed(1)} s, ${Math.round(s.eventsPerSecond)} events/s`,
     );
+    const fc = s.firstContagion;
+    console.log(
+      fc === null
+        ? `replay ${s.run}: no contagion default (no borrower pulled into default by another's fire sale)`
+        : `replay ${s.run}: first contagion default in the window of ${new Date(fc.windowStartMs).toISOString()}: ${fc.entities.join(', ')} (set off by ${fc.setOffBy.join(', ') || 'round-0 defaults'})`,
+    );
     if (values.report) {
-      await writeFile(values.report, JSON.stringify({ run: s.run, events: s.events, alerts: s.alerts, lastValuations: s.lastValuations, durationMs: s.durationMs }, null, 2));
+      await writeFile(
+        values.report,
+        JSON.stringify({ run: s.run, events: s.events, alerts: s.alerts, firstContagion: s.firstContagion, lastValuations: s.lastValuations, durationMs: s.durationMs }, null, 2),
+      );
       console.log(`report written to ${values.report}`);
     }
   } finally {

@@ -24,6 +24,14 @@ import { decodeEntity } from './decode.ts';
  */
 export const CONTAGION_STATUS = { ok: 'ok', exposed: 'exposed' } as const;
 
+/**
+ * An `exposed` entity is cleared once the cascade has not reached it for this long (event time):
+ * the round-0 default that sets a cascade off often sits on its liquidation line, and a status that
+ * followed every tick across it would send a lender a pair of alerts an hour. A day, as a credit
+ * desk reviews its watch list (docs/valuation.md "Contagion").
+ */
+export const CONTAGION_CLEAR_AFTER_MS = 24 * 3_600_000;
+
 /** What a window close hands the stage: the window, the clock the close valued at, the market then. */
 export interface WindowClose {
   readonly windowStartMs: number;
@@ -48,7 +56,8 @@ export class ContagionStage {
   private readonly next = new Map<number, bigint>();
   /** An entity changed since the last close (after the book was first loaded). */
   private dirty = false;
-  private readonly statuses = new Map<string, { status: string; since: number }>();
+  /** Per entity of the book: its contagion status, since when, and when an `exposed` one clears if the cascade stays away (null: it reaches it). */
+  private readonly statuses = new Map<string, { status: string; since: number; clearsAt: number | null }>();
 
   constructor(private readonly o: ContagionStageOptions) {}
 
@@ -76,7 +85,7 @@ export class ContagionStage {
   restore(records: readonly AlertStateRecord[]): void {
     for (const r of records) {
       const k = decodeAlertKey(r.key);
-      if (k?.rule === 'contagion') this.statuses.set(k.entity, { status: r.status, since: r.since });
+      if (k?.rule === 'contagion') this.statuses.set(k.entity, { status: r.status, since: r.since, clearsAt: r.cureDeadline });
     }
   }
 
@@ -85,7 +94,7 @@ export class ContagionStage {
     const out: AlertStateRecord[] = [];
     for (const [entity, s] of this.statuses) {
       if (entities !== undefined && !entities.has(entity)) continue;
-      out.push({ key: encodeAlertKey(entity, null, 'contagion'), status: s.status, cureDeadline: null, since: s.since });
+      out.push({ key: encodeAlertKey(entity, null, 'contagion'), status: s.status, cureDeadline: s.clearsAt, since: s.since });
     }
     return out;
   }
@@ -120,15 +129,19 @@ export class ContagionStage {
     const alertStates: StepOutput[] = [];
     for (const e of r.entities) {
       const owned = this.o.owns(e.entity);
-      const to = e.defaultRound !== null && e.defaultRound >= 1 ? CONTAGION_STATUS.exposed : CONTAGION_STATUS.ok;
-      const from = this.statuses.get(e.entity)?.status ?? CONTAGION_STATUS.ok;
-      if (to !== from) {
-        this.statuses.set(e.entity, { status: to, since: ws });
+      const reachedNow = e.defaultRound !== null && e.defaultRound >= 1;
+      const held = this.statuses.get(e.entity) ?? { status: CONTAGION_STATUS.ok, since: ws, clearsAt: null };
+      const next = nextStatus(held, reachedNow, ws);
+      if (next !== held) {
+        this.statuses.set(e.entity, next);
         if (owned) {
-          const cause = { defaultRound: e.defaultRound, setOffBy: report.roundZero.join(','), rounds: r.rounds };
-          out.push({ kind: 'alert', eventId: eventId('alert', e.entity, null, 'contagion', from, to, ws), entity: e.entity, facility: null, rule: 'contagion', from, to, value: e.ltvAfter, threshold: null, at: ws, cause });
           const key = encodeAlertKey(e.entity, null, 'contagion');
-          alertStates.push({ kind: 'alert_state', key, status: to, cureDeadline: null, since: ws, eventId: eventId('alert_state', key, to, ws, null), ts: ws });
+          if (next.status !== held.status) {
+            const [from, to] = [held.status, next.status];
+            const cause = { defaultRound: e.defaultRound, setOffBy: report.roundZero.join(','), rounds: r.rounds };
+            out.push({ kind: 'alert', eventId: eventId('alert', e.entity, null, 'contagion', from, to, ws), entity: e.entity, facility: null, rule: 'contagion', from, to, value: e.ltvAfter, threshold: null, at: ws, cause });
+          }
+          alertStates.push({ kind: 'alert_state', key, status: next.status, cureDeadline: next.clearsAt, since: next.since, eventId: eventId('alert_state', key, next.status, next.since, next.clearsAt), ts: ws });
         }
       }
       const reached = e.defaultRound !== null || e.ltvAfter !== e.ltvBefore;
@@ -155,4 +168,17 @@ export class ContagionStage {
       lenders: r.lenders.map((l) => ({ ...l, defaultedDebtToday: today.get(l.lender) ?? 0 })),
     };
   }
+}
+
+type ContagionStatus = { readonly status: string; readonly since: number; readonly clearsAt: number | null };
+
+/** The status after a cascade that does (`reached`) or does not reach the entity; the same object when nothing changes. */
+function nextStatus(held: ContagionStatus, reached: boolean, ws: number): ContagionStatus {
+  if (reached) {
+    if (held.status === CONTAGION_STATUS.exposed && held.clearsAt === null) return held;
+    return held.status === CONTAGION_STATUS.exposed ? { ...held, clearsAt: null } : { status: CONTAGION_STATUS.exposed, since: ws, clearsAt: null };
+  }
+  if (held.status !== CONTAGION_STATUS.exposed) return held;
+  if (held.clearsAt === null) return { ...held, clearsAt: ws + CONTAGION_CLEAR_AFTER_MS };
+  return ws >= held.clearsAt ? { status: CONTAGION_STATUS.ok, since: ws, clearsAt: null } : held;
 }

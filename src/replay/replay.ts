@@ -68,6 +68,8 @@ export interface ReplaySummary {
   readonly lastTs: number | null;
   /** The conflation window the replay ran with. */
   readonly emitIntervalMs: number;
+  /** The first window close whose fire-sale cascade pulled a borrower into default (null: none did), and who. */
+  readonly firstContagion: { readonly windowStartMs: number; readonly entities: readonly string[]; readonly setOffBy: readonly string[] } | null;
 }
 
 export const replayTopics = (prefix: string, run: string) => ({
@@ -195,12 +197,17 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
 
   const alerts: AlertEvent[] = [];
   const lastValuations: Record<string, Valuation> = {};
+  let firstContagion: ReplaySummary['firstContagion'] = null;
   const onOutputs = (outs: readonly StepOutput[]) => {
     for (const out of outs) {
       if (out.kind === 'alert') {
         const { kind: _k, ...a } = out;
         alerts.push(a);
       } else if (out.kind === 'valuation') lastValuations[out.valuation.entity] = out.valuation;
+      else if (out.kind === 'contagion_entity' && (out.entity.defaultRound ?? 0) >= 1 && (firstContagion === null || firstContagion.windowStartMs === out.ts)) {
+        const setOffBy = outs.flatMap((o) => (o.kind === 'contagion_entity' && o.ts === out.ts && o.entity.defaultRound === 0 ? [o.entity.entity] : []));
+        firstContagion = { windowStartMs: out.ts, entities: [...(firstContagion?.entities ?? []), out.entity.entity], setOffBy };
+      }
     }
   };
   const started = Date.now();
@@ -240,7 +247,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   o.onProgress?.(events, total);
   log.info({ events, alerts: alerts.length, durationMs }, 'replay done');
   const { published, firstTs, lastTs } = publication;
-  return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs, emitIntervalMs: params.emitIntervalMs };
+  return { run: o.run, events, inputRecords: published, alerts, lastValuations, durationMs, eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : events, firstTs, lastTs, emitIntervalMs: params.emitIntervalMs, firstContagion };
 }
 
 async function bus_has(bus: Bus, topic: string): Promise<boolean> {

@@ -16,9 +16,13 @@ function versionsOf(file: string): SheetVersion[] {
 }
 
 describe('config/entities', () => {
-  it('holds six sheets', () => {
-    expect(files).toHaveLength(6);
+  it('holds nine sheets: six shaped like real borrowers, three composites for the contagion demo', () => {
+    expect(files).toHaveLength(9);
   });
+
+  // The fire-sale contagion demo (issue 15): borrowers sharing the H100 with a miner whose BTC loan
+  // sits near its liquidation line (docs/entities.md "The contagion composites").
+  const COMPOSITES = ['delta-neocloud.yaml', 'epsilon-gpu-lessor.yaml', 'gamma-hybrid-miner.yaml'];
 
   it.each(files)('%s validates against SheetFileSchema', (file) => {
     const r = SheetFileSchema.safeParse(parse(readFileSync(resolve(dir, file), 'utf8')));
@@ -30,10 +34,10 @@ describe('config/entities', () => {
     expect(r.ok ? [] : r.problems).toEqual([]);
   });
 
-  it.each(files)('%s is named after its id, says it is illustrative and dates its filings', (file) => {
+  it.each(files)('%s is named after its id, says it is illustrative and dates its filings (or says it is a composite)', (file) => {
     for (const v of versionsOf(file)) {
       expect(`${v.id}.yaml`).toBe(file);
-      expect(v.name).toMatch(/illustrative; public filings as of \d{4}-\d{2}-\d{2}/);
+      expect(v.name).toMatch(COMPOSITES.includes(file) ? /\(illustrative\)$/ : /illustrative; public filings as of \d{4}-\d{2}-\d{2}/);
     }
   });
 
@@ -51,11 +55,16 @@ describe('config/entities', () => {
     }
   });
 
-  it('has two neoclouds and three miners with GPU fleets', () => {
+  it('has four neoclouds and four miners with GPU fleets, the composites included', () => {
     const latest = files.map((f) => versionsOf(f).at(-1) as SheetVersion);
-    expect(latest.filter((v) => v.type === 'neocloud')).toHaveLength(2);
+    expect(latest.filter((v) => v.type === 'neocloud')).toHaveLength(4);
     const minersWithGpus = latest.filter((v) => v.type === 'miner' && v.fleet.some((i) => i.class === 'gpu' && i.count > 0));
-    expect(minersWithGpus).toHaveLength(3);
+    expect(minersWithGpus).toHaveLength(4);
+  });
+
+  it('shares the H100 among the composites, so that one default moves the others (the contagion demo)', () => {
+    const h100 = COMPOSITES.map((f) => (versionsOf(f).at(-1) as SheetVersion).fleet.filter((i) => i.model === 'H100-SXM').reduce((n, i) => n + i.count, 0));
+    expect(h100.every((n) => n > 0)).toBe(true);
   });
 
   it('has one 2022 miner with ASIC-backed loans in versions across 2022', () => {

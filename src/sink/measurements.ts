@@ -19,7 +19,7 @@
  * | `contagion`*   | (none)                                 | rounds, converged (0/1), defaults, contagion_defaults: the book's fire-sale cascade at a window close |
  * | `contagion_model`* | model                              | seized_units, impact, resale_before, resale_after |
  * | `contagion_lender`* | lender                            | outstanding, defaulted_debt_today, defaulted_debt, shortfall |
- * | `contagion_entity`* | entity                            | default_round (absent for a survivor), defaulted (0/1), ltv_before, ltv_after |
+ * | `contagion_entity`* | entity                            | default_round (-1 for a survivor, 0 in default today, r pulled in at round r), defaulted (0/1), ltv_before, ltv_after |
  * | `contagion_facility`* | entity, facility                | ltv_after, status_level (0-3, after the cascade) |
  *
  * (*) beyond the ARCHITECTURE.md table: `valuation.stale` (1 when an index the entity needs is

@@ -227,14 +227,17 @@ function assertNever(x: never): never {
   throw new Error(`toPoints: unhandled output ${JSON.stringify(x)}`);
 }
 
-/** One entity's place in the cascade: its default round (absent for a survivor) and its LTVs, and each facility's LTV and status after. */
+/** `default_round` of a survivor: InfluxDB has no null, and an absent field would let `last()` return an older round. */
+const NOT_REACHED = -1;
+
+/** One entity's place in the cascade: its default round (-1 for a survivor) and its LTVs, and each facility's LTV and status after. */
 function contagionEntityPoints(e: ContagionEntity, run: string, ts: number): Point[] {
   return [
     point(
       MEASUREMENT.contagionEntity,
       { [TAG.entity]: e.entity },
       run,
-      { [FIELD.defaultRound]: e.defaultRound, [FIELD.defaulted]: bit(e.defaultRound !== null), [FIELD.ltvBefore]: e.ltvBefore, [FIELD.ltvAfter]: e.ltvAfter },
+      { [FIELD.defaultRound]: e.defaultRound ?? NOT_REACHED, [FIELD.defaulted]: bit(e.defaultRound !== null), [FIELD.ltvBefore]: e.ltvBefore, [FIELD.ltvAfter]: e.ltvAfter },
       ts,
     ),
     ...e.facilities.map((f) =>

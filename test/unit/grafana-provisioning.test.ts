@@ -114,10 +114,10 @@ describe('provisioning files use only keys the pinned Grafana reads', () => {
 });
 
 describe('dashboards', () => {
-  it('there are the five boards of the issue, each with a unique uid', () => {
+  it('there are the five boards of the issue and the Contagion board, each with a unique uid', () => {
     const uids = boards.map((b) => b.dashboard.uid);
     expect(new Set(uids).size).toBe(uids.length);
-    expect([...uids].sort()).toEqual(['ccm-credit-overview', 'ccm-data-quality', 'ccm-entity-detail', 'ccm-market', 'ccm-portfolio']);
+    expect([...uids].sort()).toEqual(['ccm-contagion', 'ccm-credit-overview', 'ccm-data-quality', 'ccm-entity-detail', 'ccm-market', 'ccm-portfolio']);
   });
 
   it('each board uses a schema version the pinned Grafana migrates without loss (39 to 41)', () => {
@@ -204,10 +204,10 @@ describe('alert rules', () => {
       expect(q.datasourceUid).toBe(DATASOURCE.uid);
       expect(q.query, q.ruleUid).toContain(`"run" = 'live'`);
       expect(q.query, q.ruleUid).toMatch(/time > now\(\) - \d+m/);
-      expect(q.query, q.ruleUid).toMatch(/last\("(status_level|dscr_breach|stale)"\)/);
+      expect(q.query, q.ruleUid).toMatch(/last\("(status_level|dscr_breach|stale|default_round)"\)/);
     }
     const read = new Set(ruleQueries().map((q) => /last\("(\w+)"\)/.exec(q.query)?.[1]));
-    expect([...read].sort()).toEqual(['dscr_breach', 'stale', 'status_level']);
+    expect([...read].sort()).toEqual(['default_round', 'dscr_breach', 'stale', 'status_level']);
   });
 
   it('every expression and query names a datasource that exists: the InfluxDB one or the expression engine', () => {

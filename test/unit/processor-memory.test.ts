@@ -103,6 +103,32 @@ describe('the processor on the in-memory bus', () => {
     expect(p.stats()).toEqual({ events: quotes.length, alerts: alerts.length });
   });
 
+  it('two instances, each owning part of the book, run the same fire-sale cascade: together they write the fold, each contagion alert once', async () => {
+    const bus = await newBus();
+    const [sinkA, sinkB] = [new MemorySink(), new MemorySink()];
+    await publishQuotes(bus, quotes);
+    const expected = fold(params, book.entities, await bus.readToEnd(topics.quotes));
+    const a = processor(bus, sinkA, { untilEnd: true, instanceId: 'p0' });
+    const b = processor(bus, sinkB, { untilEnd: true, instanceId: 'p1' });
+    await Promise.all([a.start(), b.start()]);
+    await Promise.all([a.done, b.done]);
+    await Promise.all([a.stop(), b.stop()]);
+    expect([a.error, b.error]).toEqual([null, null]);
+    const contagionAlerts = foldAlerts(expected).filter((x) => x.rule === 'contagion');
+    expect(contagionAlerts.length, 'the generated book cascades as its prices fall').toBeGreaterThan(0);
+    const published = await publishedAlerts(bus);
+    expect(new Set(published.map((x) => x.eventId)).size).toBe(published.length);
+    expect(published.filter((x) => x.rule === 'contagion').sort(byTimeThenId)).toEqual([...contagionAlerts].sort(byTimeThenId));
+    // the book-level points from one instance only, every entity's from its owner: together, the fold's
+    const contagionPoints = (s: MemorySink) => s.points().filter((p) => p.measurement.startsWith('contagion'));
+    const both = new MemorySink();
+    await both.write([...contagionPoints(sinkA), ...contagionPoints(sinkB)]);
+    expect(both.points()).toEqual(contagionPoints(foldSink(expected)));
+    expect([contagionPoints(sinkA), contagionPoints(sinkB)].filter((ps) => ps.some((p) => p.measurement === 'contagion_lender'))).toHaveLength(1);
+    // and the book was really split: each instance wrote entities of its own
+    for (const s of [sinkA, sinkB]) expect(s.points().filter((p) => p.measurement === 'contagion_entity').length).toBeGreaterThan(0);
+  });
+
   it('resumes after a stop from its checkpoint: rebuilt and restored, it fires nothing twice and misses nothing', async () => {
     const bus = await newBus();
     const sink = new MemorySink();

@@ -26,9 +26,15 @@ async function snapshot(values: SnapshotOptions): Promise<number> {
   await assertWritableFile(values.out);
   const config = await loadCommandConfig(values.config);
   if (!config.influx.enabled) throw new MonitorError('ccm market snapshot: InfluxDB is not configured (set CCM_INFLUX_URL or use --config config/local.yaml)', { code: ErrorCode.USAGE });
-  const snap = await marketSnapshot(influxFor(config.influx), values.run, values.at);
-  await writeFile(values.out, JSON.stringify(snap, null, 2) + '\n');
+  const db = influxFor(config.influx);
+  const runs = (await db.query<{ value: string }>(`SHOW TAG VALUES FROM "index" WITH KEY = "run"`)).map((r) => r.value);
+  if (!runs.includes(values.run)) {
+    throw new MonitorError(`--run: ${values.run}: no such run in InfluxDB (runs with indexes: ${runs.sort().join(', ') || 'none'})`, { code: ErrorCode.USAGE });
+  }
+  const snap = await marketSnapshot(db, values.run, values.at);
   const count = Object.keys(snap.crypto).length + Object.keys(snap.rental).length + Object.keys(snap.resale).length + (snap.hashprice === undefined ? 0 : 1);
+  if (count === 0) throw new MonitorError(`--at: ${new Date(values.at).toISOString()}: run ${values.run} has no index at or before this instant`, { code: ErrorCode.USAGE });
+  await writeFile(values.out, JSON.stringify(snap, null, 2) + '\n');
   console.log(`market of run ${values.run} at ${snap.at}: ${count} indexes -> ${values.out}`);
   return 0;
 }

@@ -7,6 +7,8 @@ import { startHttpServer } from '../server/http-server.ts';
 import type { Command } from 'commander';
 import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
 import { addConfigOption, type CommandAction } from './options.ts';
+import { replayRunOf } from '../bus/topics.ts';
+import { ErrorCode, MonitorError } from '../domain/errors.ts';
 
 /**
  * `ccm process [--config FILE] [--run NAME] [--instance ID] [--no-ticks] [--until-end]`: the
@@ -52,6 +54,10 @@ async function processCommand(values: ProcessOptions): Promise<number> {
   await sink.ensure();
   await bus.ensureTopics(specs);
   const run = values.run ?? config.processor.run;
+  // a replay's name is its own: results tagged with it would mix two runs on the boards
+  if (values.run !== undefined && (await bus.listTopics()).some((t) => replayRunOf(config.kafka.topicPrefix, t) === run)) {
+    throw new MonitorError(`--run: ${run}: a replay of this name exists (ccm runs list); choose another name, or delete it first with ccm runs delete ${run}`, { code: ErrorCode.USAGE });
+  }
   const processor = new Processor({
     bus,
     sink,

@@ -3,7 +3,7 @@ import { createLogger } from '../logger.ts';
 import { buildBus, buildSink } from './wiring.ts';
 import { loadCommandConfig } from './common.ts';
 import { addConfigOption, type CommandAction } from './options.ts';
-import { deleteRun, listRuns } from '../replay/replay.ts';
+import { deleteRun, listRuns, type RunListing } from '../replay/replay.ts';
 
 /** `ccm runs list` and `ccm runs delete NAME`: the runs (replay topics and InfluxDB series). */
 export function defineList(cmd: Command): CommandAction {
@@ -14,8 +14,8 @@ export function defineList(cmd: Command): CommandAction {
     const bus = buildBus(config, logger);
     const sink = buildSink(config, logger);
     try {
-      const runs = await listRuns(bus, sink, config.kafka.topicPrefix);
-      console.log(['run'.padEnd(24) + 'replay topic  series', ...runs.map((r) => r.run.padEnd(24) + (r.topic ? 'yes' : 'no').padEnd(14) + (r.series ? 'yes' : 'no'))].join('\n'));
+      const runs = await listRuns(bus, sink, config.kafka.topicPrefix, { describe: true });
+      console.log(runsTable(runs));
     } finally {
       await sink.close();
       await bus.close();
@@ -41,4 +41,26 @@ export function defineDelete(cmd: Command): CommandAction {
     }
     return 0;
   };
+}
+
+const day = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString().slice(0, 16).replace('T', ' '));
+const count = (n: number | undefined): string => (n === undefined ? '-' : n.toLocaleString('en-US'));
+
+/** One row per run: what a user picks a run by (events, the event-time range, alerts, when made, size). */
+export function runsTable(runs: readonly RunListing[]): string {
+  const header = ['run', 'events', 'from (UTC)', 'to (UTC)', 'alerts', 'made (UTC)', 'points', 'replay topic'];
+  const rows = runs.map((r) => [
+    r.run,
+    count(r.info?.events),
+    day(r.info?.firstMs ?? null),
+    day(r.info?.lastMs ?? null),
+    count(r.info?.alerts),
+    r.info?.madeMs ? day(r.info.madeMs) : r.run === 'live' || r.run === 'demo' ? '(continuous)' : '-',
+    count(r.info?.points),
+    r.topic ? 'yes' : 'no',
+  ]);
+  if (rows.length === 0) return 'no runs: InfluxDB holds no results and no replay topic exists';
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
 }

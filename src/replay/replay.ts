@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/bus.ts';
 import { compareEventOrder } from '../bus/event-order.ts';
-import type { Sink } from '../sink/sink.ts';
+import type { RunInfo, Sink } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
 import type { Entity } from '../domain/sheet/sheet.ts';
@@ -8,6 +8,7 @@ import type { AlertEvent, StepOutput } from '../domain/step/step-types.ts';
 import type { Valuation } from '../domain/valuation/valuation-types.ts';
 import { toQuote } from '../domain/market/quote.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
+import { FIELD, MEASUREMENT, TAG } from '../sink/measurements.ts';
 import { replayEntitiesTopicSpec, replayRunOf, replayTopicSpec, topicNames, topicSpecs } from '../bus/topics.ts';
 import type { StreamRecord } from '../bus/stream-file.ts';
 import { Processor } from '../processor/processor.ts';
@@ -82,6 +83,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Deletes a run: its replay topics and its InfluxDB series. */
 export async function deleteRun(bus: Bus, sink: Sink, prefix: string, run: string): Promise<void> {
   if ((RESERVED_RUNS as readonly string[]).includes(run)) throw new MonitorError(`run '${run}' cannot be deleted`, { code: ErrorCode.USAGE });
+  const known = await listRuns(bus, sink, prefix);
+  if (!known.some((r) => r.run === run)) {
+    throw new MonitorError(`runs delete: ${run}: no such run (runs: ${known.map((r) => r.run).join(', ') || 'none'})`, { code: ErrorCode.USAGE });
+  }
   const t = replayTopics(prefix, run);
   const existing = new Set(await bus.listTopics());
   const doomed = [t.quotes, t.entities].filter((x) => existing.has(x));
@@ -94,11 +99,27 @@ export async function deleteRun(bus: Bus, sink: Sink, prefix: string, run: strin
   await sink.deleteRun(run);
 }
 
-export async function listRuns(bus: Bus, sink: Sink, prefix: string): Promise<Array<{ run: string; topic: boolean; series: boolean }>> {
+export interface RunListing {
+  readonly run: string;
+  /** Its replay topics exist. */
+  readonly topic: boolean;
+  /** InfluxDB holds series of it. */
+  readonly series: boolean;
+  /** What InfluxDB holds of it (sinks that can say). */
+  readonly info?: RunInfo;
+}
+
+export async function listRuns(bus: Bus, sink: Sink, prefix: string, options: { readonly describe?: boolean } = {}): Promise<RunListing[]> {
   const topics = await bus.listTopics();
   const fromTopics = new Set(topics.map((t) => replayRunOf(prefix, t)).filter((x): x is string => x !== null));
   const fromSink = new Set(await sink.listRuns());
-  return [...new Set([...fromTopics, ...fromSink])].sort().map((run) => ({ run, topic: fromTopics.has(run), series: fromSink.has(run) }));
+  const out: RunListing[] = [];
+  for (const run of [...new Set([...fromTopics, ...fromSink])].sort()) {
+    const series = fromSink.has(run);
+    const info = options.describe && series && sink.describeRun ? await sink.describeRun(run) : undefined;
+    out.push({ run, topic: fromTopics.has(run), series, ...(info ? { info } : {}) });
+  }
+  return out;
 }
 
 /**
@@ -244,6 +265,8 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   if (processor.error) throw processor.error;
   const durationMs = Date.now() - started;
   const events = processor.stats().events;
+  // what `ccm runs list` shows of the run: stamped with the end of the replay (when it was made)
+  await o.sink.write([{ measurement: MEASUREMENT.runInfo, tags: { [TAG.run]: o.run }, fields: { [FIELD.events]: events, [FIELD.alerts]: alerts.length, [FIELD.durationMs]: durationMs }, ts: Date.now() }]);
   o.onProgress?.(events, total);
   log.info({ events, alerts: alerts.length, durationMs }, 'replay done');
   const { published, firstTs, lastTs } = publication;

@@ -3,7 +3,7 @@ import { ErrorCode, MonitorError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import { redactUrl } from '../redact.ts';
 import { FIELD, MEASUREMENT, TAG } from './measurements.ts';
-import type { Point, Sink } from './sink.ts';
+import type { Point, RunInfo, Sink } from './sink.ts';
 
 /**
  * The Sink port on InfluxDB 1.x through npm `influx` (ARCHITECTURE.md "InfluxDB contracts"; the
@@ -208,6 +208,26 @@ export class InfluxSink implements Sink {
   async listRuns(): Promise<string[]> {
     const rows = await this.withRetry('listRuns', () => this.influx.query<{ key: string; value: string }>(`SHOW TAG VALUES WITH KEY = ${escape.quoted(TAG.run)}`));
     return [...new Set(rows.map((r) => r.value))].sort();
+  }
+
+  async describeRun(run: string): Promise<RunInfo> {
+    const where = `WHERE ${escape.quoted(TAG.run)} = ${escape.stringLit(run)}`;
+    const q = <T>(query: string) => this.withRetry('describeRun', () => this.influx.query<T>(query));
+    const timeOf = (rows: ReadonlyArray<{ time?: Date }>): number | null => (rows[0]?.time ? rows[0].time.getTime() : null);
+    const [events, first, last, alerts, counts, made] = await Promise.all([
+      q<{ count: number }>(`SELECT count("value") FROM "${MEASUREMENT.price}" ${where}`),
+      q<{ time: Date }>(`SELECT first("value") FROM "${MEASUREMENT.price}" ${where}`),
+      q<{ time: Date }>(`SELECT last("value") FROM "${MEASUREMENT.price}" ${where}`),
+      q<{ count: number }>(`SELECT count("level") FROM "${MEASUREMENT.alert}" ${where}`),
+      this.withRetry('describeRun', () => this.influx.queryRaw(`SELECT count(*) FROM /.*/ ${where}`, { database: this.opts.database })),
+      q<{ time: Date }>(`SELECT last("${FIELD.events}") FROM "${MEASUREMENT.runInfo}" ${where}`),
+    ]);
+    let points = 0;
+    for (const series of (counts as { results?: Array<{ series?: Array<{ values?: number[][] }> }> }).results?.[0]?.series ?? []) {
+      const row = series.values?.[0] ?? [];
+      points += Math.max(0, ...row.slice(1).map((v) => (typeof v === 'number' ? v : 0)));
+    }
+    return { events: events[0]?.count ?? 0, firstMs: timeOf(first), lastMs: timeOf(last), alerts: alerts[0]?.count ?? 0, points, madeMs: timeOf(made) };
   }
 
   async ping(): Promise<boolean> {

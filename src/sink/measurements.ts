@@ -21,6 +21,7 @@
  * | `contagion_lender`* | lender                            | outstanding, defaulted_debt_today, defaulted_debt, shortfall |
  * | `contagion_entity`* | entity                            | default_round (-1 for a survivor, 0 in default today, r pulled in at round r), defaulted (0/1), ltv_before, ltv_after |
  * | `contagion_facility`* | entity, facility                | ltv_after, status_level (0-3, after the cascade) |
+ * | `run_info`*    | (none)                                 | events, alerts, duration_ms: one point per replay, stamped when it ended (`ccm runs list`) |
  *
  * (*) beyond the ARCHITECTURE.md table: `valuation.stale` (1 when an index the entity needs is
  * missing) and `valuation.status_level` (the worst facility status) drive the overview board and
@@ -57,6 +58,7 @@ export const MEASUREMENT = {
   contagionLender: 'contagion_lender',
   contagionEntity: 'contagion_entity',
   contagionFacility: 'contagion_facility',
+  runInfo: 'run_info',
 } as const;
 export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT];
 
@@ -149,6 +151,9 @@ export const FIELD = {
   defaulted: 'defaulted',
   ltvBefore: 'ltv_before',
   ltvAfter: 'ltv_after',
+  events: 'events',
+  alerts: 'alerts',
+  durationMs: 'duration_ms',
   resaleUsdPerUnit: 'resale_usd_per_unit',
   rentalYieldAnnual: 'rental_yield_annual',
   // alert

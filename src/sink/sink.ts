@@ -21,7 +21,23 @@ export interface Sink {
   deleteRun(run: string): Promise<void>;
   /** The runs present (distinct values of the `run` tag). */
   listRuns(): Promise<string[]>;
+  /** What the sink holds of a run (`ccm runs list`); sinks that cannot say leave it out. */
+  describeRun?(run: string): Promise<RunInfo>;
   /** Answers when the sink is reachable (health checks). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** A run as `ccm runs list` shows it. */
+export interface RunInfo {
+  /** Quotes processed (its `price` points). */
+  readonly events: number;
+  readonly firstMs: number | null;
+  readonly lastMs: number | null;
+  /** Its `alert` points. */
+  readonly alerts: number;
+  /** Points of every measurement (per measurement, the count of its most written field). */
+  readonly points: number;
+  /** When the replay that made it ended (its `run_info` point); null for live, the demo and runs from before. */
+  readonly madeMs: number | null;
 }

@@ -14,6 +14,7 @@ import { loadCatalog, loadSheets } from '../../src/config/load-sheets.ts';
 import { defaultDomainParams, valueEntity } from '../../src/domain/valuation/valuation.ts';
 import { versionAt } from '../../src/domain/sheet/sheet-validate.ts';
 import { toMarket, MarketSnapshotSchema } from '../../src/domain/market/market.ts';
+import { ccm } from '../support/cli.ts';
 
 /**
  * Explain any number (issue "The stream processor", item 8): the market of a run at the instant of
@@ -54,5 +55,24 @@ describe('ccm market snapshot', () => {
     }
     expect(again.facilities.map((f) => f.ltv)).toEqual(shown.facilities.map((f) => f.ltv));
     expect(again.stress.map((x) => x.ltv)).toEqual(shown.stress.map((x) => x.ltv));
+  });
+
+  it('refuses, exit 2 with the reason, a run InfluxDB does not hold, an instant before its data, and ccm process --run over its name', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'ccm-snap-cli-')), 'm.json');
+    const env0 = { ...process.env };
+    process.env.CCM_TOPIC_PREFIX = prefix;
+    try {
+      const unknown = await ccm(['market', 'snapshot', '--run', `${run}x`, '--at', '2025-10-01T12:00:00Z', '--out', out]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(new RegExp(`^--run: ${run}x: no such run in InfluxDB \\(runs with indexes: .*${run}`));
+      const before = await ccm(['market', 'snapshot', '--run', run, '--at', '2025-09-01T00:00:00Z', '--out', out]);
+      expect(before.code).toBe(2);
+      expect(before.stderr).toBe(`--at: 2025-09-01T00:00:00.000Z: run ${run} has no index at or before this instant`);
+      const proc = await ccm(['process', '--run', run, '--until-end', '--no-ticks']);
+      expect(proc.code).toBe(2);
+      expect(proc.stderr).toMatch(new RegExp(`^--run: ${run}: a replay of this name exists`));
+    } finally {
+      process.env = env0;
+    }
   });
 });

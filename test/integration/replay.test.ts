@@ -14,6 +14,7 @@ import { loadCatalog, loadSheets } from '../../src/config/load-sheets.ts';
 import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import { SheetVersionSchema, type Entity } from '../../src/domain/sheet/sheet.ts';
 import { isMonitorError } from '../../src/domain/errors.ts';
+import { runsTable } from '../../src/cli/runs.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
@@ -97,6 +98,21 @@ describe('replay on the real Kafka and InfluxDB', () => {
 
   it('lists and deletes runs with their topics and series', async () => {
     expect((await listRuns(bus, sink, prefix)).find((r) => r.run === run)).toEqual({ run, topic: true, series: true });
+    // what a user picks a run by (issue 14 point 6): events, event-time range, alerts, when made, size
+    const described = (await listRuns(bus, sink, prefix, { describe: true })).find((r) => r.run === run);
+    expect(described?.info).toMatchObject({ events: first.events, alerts: first.alerts.length, firstMs: first.firstTs, lastMs: first.lastTs });
+    expect(described?.info?.madeMs).toBeGreaterThan(Date.now() - 30 * 60_000);
+    expect(described?.info?.points).toBeGreaterThan(first.events);
+    const table = runsTable([described!]).split('\n');
+    expect(table[0]).toMatch(/^run\s+events\s+from \(UTC\)\s+to \(UTC\)\s+alerts\s+made \(UTC\)\s+points\s+replay topic$/);
+    expect(table[1]).toContain(first.events.toLocaleString('en-US'));
+    expect(table[1]).toContain('2025-10-01 00:00');
+    // no silent no-op (issue 14 point 5): an unknown run is refused
+    const refused = await deleteRun(bus, sink, prefix, `${run}-none`).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isMonitorError(refused) && [refused.code, refused.message]).toEqual(['USAGE', expect.stringMatching(new RegExp(`^runs delete: ${run}-none: no such run \\(runs: .*${run}`))]);
     await deleteRun(bus, sink, prefix, run);
     expect((await listRuns(bus, sink, prefix)).find((r) => r.run === run)).toBeUndefined();
     expect((await readRun(db, run, ['price'], TAG_KEYS)).size).toBe(0);

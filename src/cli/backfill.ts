@@ -9,6 +9,7 @@ import { loadCommandConfig } from './common.ts';
 import { addConfigOption, isoTime, type CommandAction } from './options.ts';
 import { progressBar } from './progress.ts';
 import { assertWritableFile } from './output-paths.ts';
+import { probeServices } from './probe.ts';
 
 /**
  * `ccm backfill --exchange NAME --symbols BTC/USDT,ETH/USDT --from ISO --to ISO --timeframe 1h (--out FILE | --kafka) [--config FILE]`
@@ -87,6 +88,7 @@ async function backfillCommand(values: BackfillOptions): Promise<number> {
     return 0;
   }
   const logger = createLogger();
+  await probeServices(config, { kafka: true });
   const bus = buildBus(config, logger);
   try {
     const { names, specs } = buildTopics(config);

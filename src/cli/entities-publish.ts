@@ -6,6 +6,7 @@ import { loadCommandConfig } from './common.ts';
 import { addConfigOption, type CommandAction } from './options.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { publishEntities } from '../bus/publish-entities.ts';
+import { probeServices } from './probe.ts';
 
 /**
  * `ccm entities publish [DIR] [--config FILE]`: validates every sheet, then publishes each
@@ -27,6 +28,7 @@ async function publish(configPath: string | undefined, dirArg: string | undefine
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
   if (!config.kafka.enabled) throw new MonitorError('ccm entities publish: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml)', { code: ErrorCode.USAGE });
   const logger = createLogger();
+  await probeServices(config, { kafka: true });
   const bus = buildBus(config, logger);
   const { names, specs } = buildTopics(config);
   try {

@@ -9,6 +9,7 @@ import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
 import { addConfigOption, type CommandAction } from './options.ts';
 import { replayRunOf } from '../bus/topics.ts';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
+import { probeServices } from './probe.ts';
 
 /**
  * `ccm process [--config FILE] [--run NAME] [--instance ID] [--no-ticks] [--until-end]`: the
@@ -50,6 +51,7 @@ async function processCommand(values: ProcessOptions): Promise<number> {
   const params = buildParams(config, catalog);
   const bus = buildBus(config, logger);
   const sink = buildSink(config, logger);
+  await probeServices(config, { kafka: true, sink });
   const { names, specs } = buildTopics(config);
   await sink.ensure();
   await bus.ensureTopics(specs);

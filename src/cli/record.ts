@@ -6,6 +6,7 @@ import { addConfigOption, isoTime, type CommandAction } from './options.ts';
 import { assertWritableDir } from './output-paths.ts';
 import { recordQuotes } from '../replay/record.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
+import { probeServices } from './probe.ts';
 
 /** `ccm record --out DIR [--from ISO] [--to ISO]`: the quotes topic to stream files, one per day. */
 interface RecordOptions {
@@ -27,6 +28,7 @@ async function record(values: RecordOptions): Promise<number> {
   await assertWritableDir(values.out);
   const config = await loadCommandConfig(values.config);
   if (!config.kafka.enabled) throw new MonitorError('ccm record: Kafka is not configured (set CCM_KAFKA_BROKERS or use --config config/local.yaml)', { code: ErrorCode.USAGE });
+  await probeServices(config, { kafka: true });
   const bus = buildBus(config, createLogger());
   try {
     const files = await recordQuotes(bus, buildTopics(config).names.quotes, values.out, { fromMs: values.from, toMs: values.to });

@@ -10,6 +10,7 @@ import { RUN_NAME_RE, replay } from '../replay/replay.ts';
 import { progressBar } from './progress.ts';
 import { assertWritableFile } from './output-paths.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
+import { probeServices } from './probe.ts';
 
 /**
  * `ccm replay --run NAME (--file PATH... | --kafka --from ISO --to ISO) [--entities DIR]
@@ -71,6 +72,7 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
   const logger = createLogger();
   const bus = buildBus(config, logger);
   const sink = buildSink(config, logger);
+  await probeServices(config, { kafka: true, sink });
   const bar = progressBar(`replay ${values.run}`);
   try {
     await sink.ensure();

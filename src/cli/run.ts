@@ -19,6 +19,7 @@ import { loadScenariosFile } from '../ingest/simulate/load-scenarios.ts';
 import { startPacedPublisher } from '../replay/paced-publisher.ts';
 import { replayTopics } from '../replay/replay.ts';
 import { replayEntitiesTopicSpec, replayTopicSpec } from '../bus/topics.ts';
+import { probeServices } from './probe.ts';
 
 /**
  * `ccm run [--config FILE] [--mode auto|live|demo] [--for-seconds N] [--no-table]`: ingest, bus,
@@ -66,6 +67,7 @@ async function run(values: RunOptions): Promise<number> {
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
   const bus = buildBus(config, logger);
   const sink = buildSink(config, logger);
+  await probeServices(config, { kafka: true, sink });
   const { names, specs } = buildTopics(config);
   await sink.ensure();
   await bus.ensureTopics(specs);

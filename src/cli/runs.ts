@@ -4,6 +4,7 @@ import { buildBus, buildSink } from './wiring.ts';
 import { loadCommandConfig } from './common.ts';
 import { addConfigOption, type CommandAction } from './options.ts';
 import { deleteRun, listRuns, type RunListing } from '../replay/replay.ts';
+import { probeServices } from './probe.ts';
 
 /** `ccm runs list` and `ccm runs delete NAME`: the runs (replay topics and InfluxDB series). */
 export function defineList(cmd: Command): CommandAction {
@@ -13,6 +14,7 @@ export function defineList(cmd: Command): CommandAction {
     const logger = createLogger();
     const bus = buildBus(config, logger);
     const sink = buildSink(config, logger);
+    await probeServices(config, { kafka: true, sink });
     try {
       const runs = await listRuns(bus, sink, config.kafka.topicPrefix, { describe: true });
       console.log(runsTable(runs));
@@ -32,6 +34,7 @@ export function defineDelete(cmd: Command): CommandAction {
     const logger = createLogger();
     const bus = buildBus(config, logger);
     const sink = buildSink(config, logger);
+    await probeServices(config, { kafka: true, sink });
     try {
       await deleteRun(bus, sink, config.kafka.topicPrefix, name);
       console.log(`run ${name} deleted`);

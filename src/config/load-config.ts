@@ -41,6 +41,37 @@ async function readLayer(path: string, cwd: string): Promise<Layer> {
   return { name: path, data };
 }
 
+/**
+ * `portShiftVariable: NAME` in a config file: the ports of its `kafka.brokers` and `influx.url`
+ * move by the integer in that environment variable when it is set. config/local.yaml names
+ * CCM_SERVICES_PORT_SHIFT, the variable scripts/services.sh moves its ports by, so the file
+ * follows the services of a shifted checkout (docs/services.md).
+ */
+function withPortShift(layer: Layer, env: NodeJS.ProcessEnv): Layer {
+  const { portShiftVariable: variable, ...data } = layer.data;
+  if (variable === undefined) return layer;
+  if (typeof variable !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(variable)) {
+    throw new MonitorError(`${layer.name}: portShiftVariable: must name an environment variable`, { code: ErrorCode.CONFIG_INVALID });
+  }
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return { name: layer.name, data };
+  const shift = Number(raw);
+  if (!Number.isInteger(shift) || shift < 0 || shift > 20_000) {
+    throw new MonitorError(`environment ${variable}: must be an integer from 0 to 20000 (named by ${layer.name}: portShiftVariable)`, { code: ErrorCode.CONFIG_INVALID });
+  }
+  const movePort = (hostPort: string): string => hostPort.replace(/:(\d+)$/, (_, p: string) => `:${Number(p) + shift}`);
+  const kafka = isPlainObject(data.kafka) ? data.kafka : undefined;
+  const influx = isPlainObject(data.influx) ? data.influx : undefined;
+  return {
+    name: layer.name,
+    data: {
+      ...data,
+      ...(kafka && Array.isArray(kafka.brokers) ? { kafka: { ...kafka, brokers: kafka.brokers.map((b) => (typeof b === 'string' ? movePort(b) : b)) } } : {}),
+      ...(influx && typeof influx.url === 'string' ? { influx: { ...influx, url: influx.url.replace(/:(\d+)(\/?)$/, (_, p: string, slash: string) => `:${Number(p) + shift}${slash}`) } } : {}),
+    },
+  };
+}
+
 /** Environment overrides as one layer per variable, so an error names the variable. */
 function envLayers(env: NodeJS.ProcessEnv): Layer[] {
   const layers: Layer[] = [];
@@ -125,7 +156,7 @@ export interface LoadConfigOptions {
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
   const cwd = options.cwd ?? process.cwd();
   const layers: Layer[] = [await readLayer(options.defaultPath ?? DEFAULT_CONFIG_PATH, cwd)];
-  if (options.configPath) layers.push(await readLayer(options.configPath, cwd));
+  if (options.configPath) layers.push(withPortShift(await readLayer(options.configPath, cwd), options.env ?? process.env));
   layers.push(...envLayers(options.env ?? process.env));
   const merged = layers.reduce<Json>((acc, l) => deepMerge(acc, l.data), {});
   const r = ConfigSchema.safeParse(merged);

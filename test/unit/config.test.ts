@@ -23,6 +23,22 @@ async function problemsOf(p: Promise<unknown>): Promise<string[]> {
   throw new Error('expected the config to be refused');
 }
 
+describe('config/local.yaml and the services port shift', () => {
+  const local = { configPath: 'config/local.yaml' };
+  it('points at the default ports of scripts/services.sh without CCM_SERVICES_PORT_SHIFT', async () => {
+    // (user and password given, so that the services' credentials file is not needed)
+    const c = await loadConfig({ ...local, env: { CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' } });
+    expect([c.kafka.brokers, c.influx.url]).toEqual([['127.0.0.1:39092'], 'http://127.0.0.1:38086']);
+    const shifted = await loadConfig({ ...local, env: { CCM_SERVICES_PORT_SHIFT: '7000', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' } });
+    expect([shifted.kafka.brokers, shifted.influx.url]).toEqual([['127.0.0.1:46092'], 'http://127.0.0.1:45086']);
+  });
+
+  it('refuses a shift that is not a small non-negative integer, naming the variable', async () => {
+    const e = await loadConfig({ ...local, env: { CCM_SERVICES_PORT_SHIFT: 'abc' } }).catch((x: unknown) => x);
+    expect(isMonitorError(e) && e.message).toBe('environment CCM_SERVICES_PORT_SHIFT: must be an integer from 0 to 20000 (named by config/local.yaml: portShiftVariable)');
+  });
+});
+
 describe('config loading', () => {
   it('loads the embedded default with Kafka and InfluxDB off', async () => {
     const c = await loadConfig({ env: {} });

@@ -24,7 +24,9 @@ export function kafkaLogCreator(root: Logger): logCreator {
           log.warn(obj, message);
           break;
         case logLevel.INFO:
-          log.info(obj, message);
+          // kafkajs's info is its own bookkeeping (consumer starting, group joined, stopped): a
+          // person reading the logs wants ours; CCM_LOG_LEVEL=debug shows it
+          log.debug(obj, message);
           break;
         case logLevel.DEBUG:
           log.debug(obj, message);
@@ -41,8 +43,7 @@ export function kafkaLogLevelOf(pinoLevel: string): logLevel {
     case 'trace':
     case 'debug':
       return logLevel.DEBUG;
-    case 'info':
-      return logLevel.INFO;
+    case 'info': // its info lines are logged at debug (above): not asked for at info
     case 'warn':
       return logLevel.WARN;
     case 'error':

@@ -59,6 +59,42 @@ export class LiveTable {
     if (this.clockTs === null || ts > this.clockTs) this.clockTs = ts;
   }
 
+  /**
+   * The table sized to a terminal of `rows` x `cols`, drawn in place (`ccm run` on a TTY): the
+   * banner with the market time and the legend always on top, every entity, the latest alerts,
+   * then as many indexes as fit (crypto and hashprice first), in columns. Lines are cut to `cols`.
+   */
+  renderScreen(rows: number, cols: number): string {
+    const cut = (l: string) => (l.length > cols ? l.slice(0, Math.max(0, cols - 1)) + '…' : l);
+    const top = [
+      `=== ${this.banner} === market time ${this.clockTs === null ? '(no data yet)' : new Date(this.clockTs).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'}`,
+      'LTV: debt / collateral value; forced-sale: / what a forced sale raises; DSCR 12m',
+    ];
+    const entities = ['entity                       LTV  forced-sale  DSCR  status'];
+    for (const [id, e] of [...this.entities].sort(([a], [b]) => a.localeCompare(b))) {
+      const status = `${e.worst}${e.dscrStatus === 'breach' ? ', dscr breach' : ''}`;
+      entities.push(`  ${id.padEnd(24)} ${fmt(e.ltv).padStart(5)}  ${fmt(e.forcedSaleLtv).padStart(11)}  ${fmt(e.dscr).padStart(4)}  ${status}`);
+    }
+    if (this.entities.size === 0) entities.push('  (no valuation yet: the first comes at the first window close)');
+    const alertLines = [`alerts: ${this.alertCount}${this.alerts.length ? ' (latest last)' : ''}`, ...this.alerts.map((a) => `  ${a}`)];
+    const budget = rows - 1 - top.length - entities.length - alertLines.length;
+    const order = (id: string) => (id === 'BTC' || id === 'ETH' ? 0 : id === 'hashprice' ? 1 : id.startsWith('resale:') ? 2 : 3);
+    const ids = [...this.index.keys()].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+    const cell = (id: string) => {
+      const i = this.index.get(id)!;
+      return `${id.replace('resale:', 'resale ').replace('rental:', 'rental ')} ${money(i.value)}${i.stale ? ' STALE' : ''}`;
+    };
+    const width = Math.max(20, ...ids.map((id) => cell(id).length)) + 2;
+    const perRow = Math.max(1, Math.floor((cols - 2) / width));
+    const indexLines: string[] = [];
+    const fit = Math.max(0, budget - 1) * perRow;
+    const shown = ids.slice(0, ids.length > fit ? Math.max(0, fit - 1) : fit);
+    for (let k = 0; k < shown.length; k += perRow) indexLines.push('  ' + shown.slice(k, k + perRow).map((id) => cell(id).padEnd(width)).join('').trimEnd());
+    if (shown.length < ids.length) indexLines.push(`  (+${ids.length - shown.length} more indexes: a taller terminal shows them)`);
+    const indexes = budget >= 2 ? [`indexes (${ids.length}; USD, rental USD/GPU-h, hashprice USD/TH/day)`, ...indexLines] : [];
+    return [...top, ...indexes, ...entities, ...alertLines].slice(0, rows - 1).map(cut).join('\n');
+  }
+
   render(): string {
     const lines: string[] = [];
     lines.push(`=== ${this.banner} === market time ${this.clockTs === null ? '(no data yet)' : new Date(this.clockTs).toISOString().replace('.000Z', 'Z')}`);

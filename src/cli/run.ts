@@ -20,6 +20,7 @@ import { startPacedPublisher } from '../replay/paced-publisher.ts';
 import { replayTopics } from '../replay/replay.ts';
 import { replayEntitiesTopicSpec, replayTopicSpec } from '../bus/topics.ts';
 import { probeServices } from './probe.ts';
+import { terminalLogger } from './terminal-log.ts';
 
 /**
  * `ccm run [--config FILE] [--mode auto|live|demo] [--for-seconds N] [--no-table]`: ingest, bus,
@@ -58,8 +59,11 @@ async function run(values: RunOptions): Promise<number> {
   const config: Config = { ...loaded, demo: { ...loaded.demo, scenario: values.scenario ?? loaded.demo.scenario, seed: values.seed ?? loaded.demo.seed } };
   const mode = values.mode ?? config.mode;
   const showTable = values.table;
-  // With the table on stdout, the JSON logs go to stderr so the two do not mix.
-  const logger = showTable ? createLogger({ stream: pino.destination(2) }) : createLogger();
+  // On a terminal the table is redrawn in place and the logs go to a file it names; with the table
+  // on a pipe the JSON logs go to stderr so the two do not mix; without the table, JSON on stdout.
+  const screen = showTable && process.stdout.isTTY === true;
+  const { logger, file: logFile } = screen ? terminalLogger('run', true) : { logger: showTable ? createLogger({ stream: pino.destination(2) }) : createLogger(), file: null };
+  if (logFile !== null) console.error(`logs: ${logFile} (CCM_LOG_FILE moves them)`);
   const log = logger.child({ component: 'run' });
   const catalog = await loadCatalog(config.catalog);
   const params = buildParams(config, catalog);
@@ -131,23 +135,27 @@ async function run(values: RunOptions): Promise<number> {
     startFrom: simulated ? 'earliest' : 'lookback',
     onOutputs: (o) => table.observe(o),
   });
-  await processor.start();
+  // before the processor starts: a busy port is one line and exit 2 (system-errors.ts), not a warning
   const http = config.http.enabled
     ? await startHttpServer({
         address: config.http.address,
         port: config.http.port,
         registries: ingestor ? [processor.metrics.registry, ingestor.metrics.registry] : [processor.metrics.registry],
         ready: async () => processor.isReady() && (await sink.ping()),
-      }).catch((err: unknown) => {
-        log.warn({ err }, `HTTP server not started on ${config.http.address}:${config.http.port}`);
-        return null;
       })
     : null;
-  const printer = showTable ? setInterval(() => console.log(table.render() + '\n'), config.table.intervalMs) : null;
+  await processor.start();
+  const draw = screen
+    ? () => process.stdout.write(`\x1b[H\x1b[2J${table.renderScreen(process.stdout.rows || 24, process.stdout.columns || 80)}`)
+    : () => console.log(table.render() + '\n');
+  if (screen) process.stdout.write('\x1b[?25l');
+  const printer = showTable ? setInterval(draw, config.table.intervalMs) : null;
   const why = await Promise.race([terminated, deadline, processor.done.then(() => 'failed')]);
   log.info({ why }, 'stopping');
   if (printer) clearInterval(printer);
+  if (screen) process.stdout.write(`\x1b[H\x1b[2J\x1b[?25h`);
   if (showTable) console.log(table.render());
+  if (logFile !== null) console.error(`logs: ${logFile}`);
   const r = await withDeadline(9000, async () => {
     simulated?.stop();
     if (feedTimer) clearInterval(feedTimer);

@@ -1,6 +1,5 @@
 import { constants } from 'node:fs';
 import { access, writeFile } from 'node:fs/promises';
-import { createLogger } from '../logger.ts';
 import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildParams, buildSink } from './wiring.ts';
 import type { Command } from 'commander';
@@ -11,6 +10,7 @@ import { progressBar } from './progress.ts';
 import { assertWritableFile } from './output-paths.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { probeServices } from './probe.ts';
+import { terminalLogger } from './terminal-log.ts';
 
 /**
  * `ccm replay --run NAME (--file PATH... | --kafka --from ISO --to ISO) [--entities DIR]
@@ -69,7 +69,9 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
   const catalog = await loadCatalog(config.catalog);
   const { entities, problems } = await loadSheets(values.entities ?? config.entities, { catalog });
   if (problems.length > 0) throw new MonitorError(problems.join('\n'), { code: ErrorCode.SHEET_INVALID, problems });
-  const logger = createLogger();
+  // on a terminal the progress bar has stderr to itself: the logs go to a file it names
+  const { logger, file: logFile } = terminalLogger('replay', process.stderr.isTTY === true);
+  if (logFile !== null) console.error(`logs: ${logFile} (CCM_LOG_FILE moves them)`);
   const bus = buildBus(config, logger);
   const sink = buildSink(config, logger);
   await probeServices(config, { kafka: true, sink });

@@ -16,6 +16,8 @@ export const ENV_VARS = {
   CCM_INFLUX_DB: 'influx.database',
   CCM_MODE: 'mode (auto, live, demo)',
   CCM_LOG_LEVEL: 'log level (trace, debug, info, warn, error)',
+  CCM_LOG_FILE: 'where ccm run and ccm replay log on a terminal (default <tmpdir>/ccm/<command>.log)',
+  CCM_SERVICES_PORT_SHIFT: 'ports of scripts/services.sh moved by N; config/local.yaml follows it',
   CCM_HTTP_ADDRESS: 'http.address (host:port of /healthz and /metrics)',
   CCM_WEBHOOK_URL: 'webhook.url (signed alert webhooks; empty = off)',
   CCM_WEBHOOK_SECRET: 'webhook secret for the HMAC-SHA256 signature (never in a file)',

@@ -10,6 +10,8 @@ import { addConfigOption, type CommandAction } from './options.ts';
 import { replayRunOf } from '../bus/topics.ts';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
 import { probeServices } from './probe.ts';
+import { BoardState } from '../board/board-state.ts';
+import { boardUrl, newBoardServer } from '../board/board-wiring.ts';
 
 /**
  * `ccm process [--config FILE] [--run NAME] [--instance ID] [--no-ticks] [--until-end]`: the
@@ -60,12 +62,14 @@ async function processCommand(values: ProcessOptions): Promise<number> {
   if (values.run !== undefined && (await bus.listTopics()).some((t) => replayRunOf(config.kafka.topicPrefix, t) === run)) {
     throw new MonitorError(`--run: ${run}: a replay of this name exists (ccm runs list); choose another name, or delete it first with ccm runs delete ${run}`, { code: ErrorCode.USAGE });
   }
+  const board = new BoardState(run, run === 'demo');
   const processor = new Processor({
     bus,
     sink,
     logger,
     params,
     run,
+    onOutputs: (o) => board.observe(o),
     topics: { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter },
     groupId: config.processor.groupId,
     instanceId: values.instance ?? config.processor.instanceId,
@@ -88,8 +92,11 @@ async function processCommand(values: ProcessOptions): Promise<number> {
         });
   // A component that stops for good fails /healthz at once and ends the process with exit 1.
   const failedComponent = (): string | null => (processor.error ? 'processor' : notifier?.error ? 'webhook' : null);
+  const boardServer = config.http.enabled ? newBoardServer(board, config.http.address) : null;
   const http = config.http.enabled
     ? await startHttpServer({
+        routes: (req, res) => boardServer?.handle(req, res) ?? false,
+        upgrade: (req, socket, head) => boardServer?.upgrade(req, socket, head) ?? false,
         address: config.http.address,
         port: config.http.port,
         registries: [processor.metrics.registry, ...(notifier ? [notifier.registry] : [])],
@@ -97,7 +104,7 @@ async function processCommand(values: ProcessOptions): Promise<number> {
         failed: failedComponent,
       })
     : null;
-  if (http) logger.info({ component: 'http', url: http.url }, 'serving /healthz and /metrics');
+  if (http) logger.info({ component: 'http', url: http.url, board: boardUrl(http.url, {}) }, 'serving the board, /healthz and /metrics');
   const terminated = onTerminate();
   await processor.start();
   await notifier?.start();
@@ -110,6 +117,7 @@ async function processCommand(values: ProcessOptions): Promise<number> {
   const r = await withDeadline(9000, async () => {
     await notifier?.stop();
     await processor.stop();
+    boardServer?.close();
     await http?.close();
     await sink.close();
     await bus.close();

@@ -21,6 +21,8 @@ import { replayTopics } from '../replay/replay.ts';
 import { replayEntitiesTopicSpec, replayTopicSpec } from '../bus/topics.ts';
 import { probeServices } from './probe.ts';
 import { terminalLogger } from './terminal-log.ts';
+import { BoardState } from '../board/board-state.ts';
+import { boardUrl, newBoardServer } from '../board/board-wiring.ts';
 
 /**
  * `ccm run [--config FILE] [--mode auto|live|demo] [--for-seconds N] [--no-table]`: ingest, bus,
@@ -116,6 +118,7 @@ async function run(values: RunOptions): Promise<number> {
 
   const banner = run === 'demo' ? `SIMULATED (run=demo, ${config.demo.speed}x)` : `LIVE (run=${run})`;
   const table = new LiveTable(banner);
+  const board = new BoardState(run, run === 'demo');
   // Simulated ticks lag the simulated clock by one wall second of market time, so the pump's
   // 100 ms publishing steps never look like a silent feed; a stopped feed still goes stale.
   const sim = simulated;
@@ -133,17 +136,24 @@ async function run(values: RunOptions): Promise<number> {
     maxLatenessMs: config.processor.maxLatenessMs,
     ticks: { intervalMs: config.processor.tickMs, now: clock },
     startFrom: simulated ? 'earliest' : 'lookback',
-    onOutputs: (o) => table.observe(o),
+    onOutputs: (o) => {
+      table.observe(o);
+      board.observe(o);
+    },
   });
   // before the processor starts: a busy port is one line and exit 2 (system-errors.ts), not a warning
+  const boardServer = config.http.enabled ? newBoardServer(board, config.http.address) : null;
   const http = config.http.enabled
     ? await startHttpServer({
         address: config.http.address,
         port: config.http.port,
         registries: ingestor ? [processor.metrics.registry, ingestor.metrics.registry] : [processor.metrics.registry],
         ready: async () => processor.isReady() && (await sink.ping()),
+        routes: (req, res) => boardServer?.handle(req, res) ?? false,
+        upgrade: (req, socket, head) => boardServer?.upgrade(req, socket, head) ?? false,
       })
     : null;
+  if (http) console.error(`board: ${boardUrl(http.url)} (read-only; /healthz and /metrics beside it)`);
   await processor.start();
   const draw = screen
     ? () => process.stdout.write(`\x1b[H\x1b[2J${table.renderScreen(process.stdout.rows || 24, process.stdout.columns || 80)}`)
@@ -161,6 +171,7 @@ async function run(values: RunOptions): Promise<number> {
     if (feedTimer) clearInterval(feedTimer);
     await ingestor?.stop();
     await processor.stop();
+    boardServer?.close();
     await http?.close();
     await sink.close();
     await bus.close();

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -13,6 +14,10 @@ export interface HttpServerOptions {
   readonly ready: () => Promise<boolean> | boolean;
   /** The component that stopped for good, if one did: /healthz then says `failed` and names it. */
   readonly failed?: () => string | null;
+  /** More routes (the board): true when it answered the request. */
+  readonly routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Upgrades (the board's WebSocket): true when it took the socket. */
+  readonly upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 }
 
 export async function startHttpServer(o: HttpServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
@@ -28,13 +33,16 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
           const parts = await Promise.all(o.registries.map((r) => r.metrics()));
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
           res.end(parts.join('\n'));
-        } else {
+        } else if (!o.routes?.(req, res)) {
           res.writeHead(404).end();
         }
       } catch (e) {
         res.writeHead(500).end(String(e));
       }
     })();
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!o.upgrade?.(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -7,6 +7,9 @@ import type { SheetVersion } from '../domain/sheet/sheet.ts';
 import { versionAt } from '../domain/sheet/sheet-validate.ts';
 import { defaultDomainParams } from '../domain/valuation/valuation.ts';
 import { isoTime, type CommandAction } from './options.ts';
+import { ratio, textTable, usd } from './text-table.ts';
+
+const table = (header: readonly string[], rows: readonly (readonly string[])[]): string[] => textTable(header, rows).map((l) => `  ${l}`);
 
 /**
  * `ccm contagion --entities DIR --market FILE [--catalog FILE] [--at ISO] [--json] [--default ENTITY...]`:
@@ -83,15 +86,8 @@ async function run(args: ContagionOptions): Promise<number> {
   }
 }
 
-const usd = (x: number | null): string => (x === null ? '-' : Math.round(x).toLocaleString('en-US'));
-const ratio = (x: number | null): string => (x === null ? '-' : x.toFixed(4));
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)].map((l) => `  ${l}`);
-}
 
 function why(cause: DefaultCause | undefined, round: number): string {
   if (cause === undefined) return '';

@@ -8,6 +8,7 @@ import { defaultDomainParams, valueEntity } from '../domain/valuation/valuation.
 import type { FacilityStatus, LtvStatus, Valuation } from '../domain/valuation/valuation-types.ts';
 import { STATUS, UNKNOWN } from '../domain/valuation/valuation-types.ts';
 import { isoTime, type CommandAction } from './options.ts';
+import { ratio, textTable as table, usd } from './text-table.ts';
 
 /**
  * `ccm value --entity FILE --market FILE [--at ISO] [--json] [--catalog FILE]`: values one sheet
@@ -70,15 +71,8 @@ async function value(args: ValueOptions): Promise<number> {
   }
 }
 
-const usd = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : Math.round(x).toLocaleString('en-US'));
-const ratio = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : x.toFixed(4));
 const num = (x: number | null | undefined, digits: number): string => (x === null || x === undefined ? '-' : x.toFixed(digits));
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)];
-}
 
 /** The worst known status; `unknown` when a status is unknown and none of the known ones is worse than ok. */
 const worst = (statuses: readonly FacilityStatus[]): FacilityStatus => {

@@ -146,6 +146,13 @@ function reportFailure(e: unknown, name: string): number {
 
 const isMain = process.argv[1] !== undefined && /(^|[\\/])(ccm\.(ts|js)|ccm)$/.test(process.argv[1]);
 if (isMain) {
+  // `ccm help run | head`: the reader closing the pipe early ends the output, not the process with a stack
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(process.exitCode ?? 0);
+    });
+  }
   dispatch(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -44,6 +44,14 @@ async function ingest(values: IngestOptions): Promise<number> {
   await sink.ensure().catch((err: unknown) => log.warn({ err }, 'InfluxDB not reachable: feed points will be retried every period'));
 
   const { ingestor, sourceNames } = buildIngestor(config, bus, names, catalog, logger);
+  // before any source starts: a busy port is the user's to fix (one line naming CCM_HTTP_ADDRESS, exit 2)
+  const http = config.http.enabled
+    ? await startHttpServer({ address: config.http.address, port: config.http.port, registries: [ingestor.metrics.registry], ready: () => true }).catch(async (err: unknown) => {
+        await sink.close();
+        await bus.close();
+        throw err;
+      })
+    : null;
   const terminated = onTerminate();
   await ingestor.start();
   log.info({ sources: sourceNames, topic: names.quotes }, 'ingesting');
@@ -51,12 +59,6 @@ async function ingest(values: IngestOptions): Promise<number> {
   const writeFeed = (): Promise<void> =>
     sink.write(toFeedPoints(ingestor.metrics.snapshot(), Date.now(), config.processor.run)).catch((err: unknown) => log.warn({ err }, 'feed points not written'));
   const feedTimer = setInterval(() => void writeFeed(), config.ingest.feedPointsS * 1000);
-  const http = config.http.enabled
-    ? await startHttpServer({ address: config.http.address, port: config.http.port, registries: [ingestor.metrics.registry], ready: () => true }).catch((err: unknown) => {
-        log.warn({ err }, `HTTP server not started on ${config.http.address}:${config.http.port}`);
-        return null;
-      })
-    : null;
   if (http) log.info({ url: http.url }, 'metrics at /metrics');
 
   const deadline = forSeconds === null ? new Promise<string>(() => undefined) : new Promise<string>((r) => setTimeout(() => r('time'), forSeconds * 1000).unref());

@@ -11,6 +11,11 @@ import { assertWritableFile } from './output-paths.ts';
 import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { probeServices } from './probe.ts';
 import { terminalLogger } from './terminal-log.ts';
+import { BoardState } from '../board/board-state.ts';
+import { boardUrl, newBoardServer } from '../board/board-wiring.ts';
+import { startHttpServer } from '../server/http-server.ts';
+import { onTerminate } from './common.ts';
+import type { StepOutput } from '../domain/step/step-types.ts';
 
 /**
  * `ccm replay --run NAME (--file PATH... | --kafka --from ISO --to ISO) [--entities DIR]
@@ -31,6 +36,7 @@ interface ReplayCliOptions {
   readonly staleAfterMs?: number;
   readonly emitIntervalMs?: number;
   readonly minSources?: number;
+  readonly board?: boolean;
 }
 
 export function define(cmd: Command): CommandAction {
@@ -47,6 +53,7 @@ export function define(cmd: Command): CommandAction {
     .option('--replace', 'delete an existing run of this name first')
     .option('--stale-after-ms <ms>', "staleness of every input index (default: from the input's cadence)", positiveNumber)
     .option('--min-sources <n>', "minimum sources of every input index (default: from the input's cadence)", positiveInteger)
+    .option('--board', 'serve the live board of the replay on the HTTP address (http.address, CCM_HTTP_ADDRESS) and keep serving it after the end, until Ctrl-C')
     .option('--emit-interval-ms <ms>', "conflation window of the valuations (default: the input's span / 500, rounded up to a round length, at least processor.emitIntervalMs)", positiveInteger)
     .addHelpText('after', `\nExamples:
   ccm simulate --scenario double_leverage --out dl.ndjson.gz && ccm replay --run dl --file dl.ndjson.gz
@@ -76,6 +83,22 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
   const sink = buildSink(config, logger);
   await probeServices(config, { kafka: true, sink });
   const bar = progressBar(`replay ${values.run}`);
+  // --board: the replay's board, served from before the first quote until Ctrl-C
+  const board = values.board ? new BoardState(values.run, values.run === 'demo') : null;
+  const boardServer = board ? newBoardServer(board, config.http.address) : null;
+  const http =
+    board && boardServer
+      ? await startHttpServer({
+          address: config.http.address,
+          port: config.http.port,
+          registries: [],
+          ready: () => true,
+          routes: (req, res) => boardServer.handle(req, res),
+          upgrade: (req, socket, head) => boardServer.upgrade(req, socket, head),
+        })
+      : null;
+  if (http) console.error(`board: ${boardUrl(http.url)}`);
+  const terminated = http ? onTerminate() : null;
   try {
     await sink.ensure();
     const s = await replay({
@@ -96,6 +119,7 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
       emitIntervalMs: values.emitIntervalMs,
       minSources: values.minSources,
       onProgress: (d, t) => bar.update(d, t),
+      ...(board ? { onOutputs: (o: readonly StepOutput[]) => board.observe(o) } : {}),
     });
     bar.stop();
     const range = s.firstTs !== null && s.lastTs !== null ? `${new Date(s.firstTs).toISOString()} .. ${new Date(s.lastTs).toISOString()}` : 'empty input';
@@ -115,8 +139,14 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
       );
       console.log(`report written to ${values.report}`);
     }
+    if (http && terminated) {
+      console.error(`replay ${s.run} done; the board stays at ${boardUrl(http.url)} until Ctrl-C`);
+      await terminated;
+    }
   } finally {
     bar.stop();
+    boardServer?.close();
+    await http?.close();
     await sink.close();
     await bus.close();
   }

@@ -54,6 +54,8 @@ export interface ReplayOptions {
   /** The conflation window; undefined = following the input (replayWindowMs). */
   readonly emitIntervalMs?: number;
   readonly onProgress?: (processed: number, total: number) => void;
+  /** Every batch of outputs once written (the board of `ccm replay --board`). */
+  readonly onOutputs?: (outputs: readonly StepOutput[]) => void;
   readonly sessionTimeoutMs?: number;
 }
 
@@ -220,6 +222,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const lastValuations: Record<string, Valuation> = {};
   let firstContagion: ReplaySummary['firstContagion'] = null;
   const onOutputs = (outs: readonly StepOutput[]) => {
+    o.onOutputs?.(outs);
     for (const out of outs) {
       if (out.kind === 'alert') {
         const { kind: _k, ...a } = out;

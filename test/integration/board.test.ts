@@ -1,4 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeStreamFile } from '../../src/bus/stream-file.ts';
+import { simulateQuotes } from '../../src/ingest/simulate/simulate-quotes.ts';
+import { loadScenariosFile } from '../../src/ingest/simulate/load-scenarios.ts';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -225,5 +232,47 @@ describe('the board stream, with a plain ws client', () => {
       ws.on('error', () => resolve(-1));
     });
     expect(code).toBe(403);
+  });
+});
+
+describe('ccm replay --board', () => {
+  it('serves the replay on the board and keeps serving it after the end, until Ctrl-C', { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ccm-replay-board-'));
+    const file = join(dir, 'dl.ndjson.gz');
+    const from = Date.parse('2025-10-01T00:00:00Z');
+    await writeStreamFile(file, simulateQuotes({ file: await loadScenariosFile(), scenario: 'double_leverage', seed: 3, fromMs: from, toMs: from + 3 * 86_400_000 }));
+    const config = join(dir, 'memory.yaml');
+    writeFileSync(config, 'kafka:\n  enabled: false\ninflux:\n  enabled: false\n');
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
+    const boardPort = (free.address() as { port: number }).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/ccm.ts', 'replay', '--config', config, '--run', 'boardreplay', '--file', file, '--board'], {
+      env: { ...process.env, CCM_HTTP_ADDRESS: `127.0.0.1:${boardPort}`, CCM_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      await until('the end of the replay', () => err.includes('the board stays at'), 60_000);
+      const alerts = Number(/, (\d+) alerts,/.exec(out)?.[1] ?? NaN);
+      const snapshot = await new Promise<Extract<ServerMessage, { type: 'snapshot' }>>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${boardPort}/ws`);
+        ws.on('message', (d) => {
+          resolve(JSON.parse(String(d)) as Extract<ServerMessage, { type: 'snapshot' }>);
+          ws.close();
+        });
+        ws.on('error', reject);
+      });
+      expect(snapshot).toMatchObject({ type: 'snapshot', run: 'boardreplay', simulated: false });
+      expect(snapshot.book.length).toBe(9);
+      expect(snapshot.alerts.length).toBe(Math.min(alerts, 200));
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
   });
 });

@@ -22,9 +22,10 @@ afterAll(async () => {
   await new Promise<void>((r) => blackHole.close(() => r()));
 });
 
+// user and password given: config/local.yaml's credentials file exists only once the services ran
 const withEnv = async <T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
   const saved = { ...process.env };
-  Object.assign(process.env, env);
+  Object.assign(process.env, { CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' }, env);
   try {
     return await fn();
   } finally {

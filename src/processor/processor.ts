@@ -12,6 +12,9 @@ import { RetryPolicy } from './retry-policy.ts';
 import { RuntimeLoop } from './runtime-loop.ts';
 import { ContagionStage } from './contagion-stage.ts';
 
+/** Pause before the book reader is started again after it stopped. */
+const BOOK_READER_RETRY_MS = 5_000;
+
 export { WRITE_DEFAULTS, type ProcessorBus, type ProcessorOptions, type ProcessorTopics, type WriteBounds } from './processor-options.ts';
 
 /**
@@ -143,14 +146,7 @@ export class Processor {
     if (this.contagion) {
       const stage = this.contagion;
       for (const r of await bus.readToEnd(topics.entities)) stage.applyRecord(r, { initial: true });
-      this.bookSub = await bus.subscribe({
-        groupId: `${this.o.groupId}.book.${this.o.instanceId}`,
-        topics: [topics.entities],
-        fromBeginning: true,
-        sessionTimeoutMs: this.o.sessionTimeoutMs,
-        onBatch: (records) => this.loop.enqueue(() => records.forEach((r) => stage.applyRecord(r))),
-        onCrash: (err) => this.fail(err),
-      });
+      await this.readBook(stage);
     }
 
     // 2. Checkpoint: rebuild from the look-back window, then restore the persisted alert states
@@ -293,11 +289,37 @@ export class Processor {
     return this.loop.finishWhenReached(endOffsets);
   }
 
+  /**
+   * The contagion stage's own reading of the entities topic. It only keeps the book table current,
+   * so a consumer that gives up (kafkajs ends one after minutes without a broker) is started again
+   * after a pause instead of failing the processor; records already applied are skipped.
+   */
+  private async readBook(stage: ContagionStage): Promise<void> {
+    this.bookSub = await this.o.bus.subscribe({
+      groupId: `${this.o.groupId}.book.${this.o.instanceId}`,
+      topics: [this.o.topics.entities],
+      fromBeginning: true,
+      sessionTimeoutMs: this.o.sessionTimeoutMs,
+      onBatch: (records) => this.loop.enqueue(() => records.forEach((r) => stage.applyRecord(r))),
+      onCrash: (err) => {
+        this.log.warn({ err }, 'the book reader stopped; starting it again in 5 s');
+        const retry = (): void => {
+          if (this.stopping || this.failed) return;
+          this.readBook(stage).catch((e: unknown) => {
+            this.log.warn({ err: e }, 'the book reader could not start; trying again in 5 s');
+            this.timers.push(setTimeout(retry, BOOK_READER_RETRY_MS));
+          });
+        };
+        this.timers.push(setTimeout(retry, BOOK_READER_RETRY_MS));
+      },
+    });
+  }
+
   /** SIGTERM: stop consuming, hand the statuses over, write what is in flight, commit, leave the groups. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) clearInterval(t); // (clearInterval clears timeouts too)
     await this.quoteSub?.stop();
     // Before leaving the entities group: the statuses of every entity held, for whichever
     // instance takes them over (the open window's changes are otherwise only published at its close).

@@ -1,4 +1,5 @@
 import type { StepOutput } from '../domain/step/step-types.ts';
+import { decodeAlertKey } from '../domain/alerts/alert-key.ts';
 import type { Valuation } from '../domain/valuation/valuation-types.ts';
 import { BOARD_ALERTS, BOARD_HISTORY, BOARD_PROTOCOL_VERSION, type AlertRow, type BookRow, type HistoryPoint, type IndexRow, type ServerMessage } from './protocol.ts';
 
@@ -14,7 +15,15 @@ const ORDER = ['ok', 'warn', 'margin_call', 'liquidation'];
 export const BOARD_HISTORY_TOTAL = 200_000;
 export const historyLimit = (entities: number): number => Math.max(10, Math.min(BOARD_HISTORY, Math.floor(BOARD_HISTORY_TOTAL / Math.max(1, entities))));
 
-export function bookRowOf(v: Valuation, at: number, contagionRound: number | null): BookRow {
+const worstOf = (statuses: readonly string[]): string => statuses.reduce((w, x) => (ORDER.indexOf(x) > ORDER.indexOf(w) ? x : w), 'ok');
+
+export function bookRowOf(
+  v: Valuation,
+  at: number,
+  contagionRound: number | null,
+  inputs: Readonly<Record<string, { readonly value: number | null; readonly sources: number }>> = {},
+  cureDeadlines: ReadonlyMap<string, number | null> = new Map(),
+): BookRow {
   let status = 'ok';
   let unknown = false;
   let headroom: number | null = null;
@@ -44,7 +53,15 @@ export function bookRowOf(v: Valuation, at: number, contagionRound: number | nul
       warn: f.covenants?.ltvWarn ?? null,
       marginCall: f.covenants?.ltvMarginCall ?? null,
       liquidation: f.covenants?.ltvLiquidation ?? null,
+      tenorMonthsLeft: f.tenorMonthsLeft ?? null,
+      collateralLifeMonthsLeft: f.collateralLifeMonthsLeft ?? null,
+      debtOutlivesCollateral: f.debtOutlivesCollateral === true,
+      cureDeadline: cureDeadlines.get(f.id) ?? null,
     })),
+    breakevenRentalRate: v.breakevenRentalRate,
+    models: [...new Set(v.fleet.map((i) => i.model))].sort(),
+    stress: v.stress.map((x) => ({ scenario: x.scenario, ltv: x.ltv, dscr: x.dscr, worst: worstOf(x.facilities.map((f) => f.status)) })),
+    inputs,
     at,
   };
 }
@@ -55,6 +72,8 @@ export class BoardState {
   private readonly alerts: AlertRow[] = [];
   private readonly history = new Map<string, HistoryPoint[]>();
   private readonly contagion = new Map<string, number | null>();
+  /** entity -> facility -> the cure deadline of its running margin call (alert_state of rule ltv). */
+  private readonly cures = new Map<string, Map<string, number | null>>();
   private clockMs: number | null = null;
   private readonly dirtyIndexes = new Set<string>();
   private readonly dirtyBook = new Set<string>();
@@ -74,7 +93,7 @@ export class BoardState {
           this.tick(o.ts);
           break;
         case 'valuation': {
-          const row = bookRowOf(o.valuation, o.ts, this.contagion.get(o.valuation.entity) ?? null);
+          const row = bookRowOf(o.valuation, o.ts, this.contagion.get(o.valuation.entity) ?? null, o.inputs, this.cures.get(o.valuation.entity));
           this.book.set(row.entity, row);
           const h = this.history.get(row.entity) ?? [];
           h.push({ ts: o.ts, ltv: Object.fromEntries(row.facilities.map((f) => [f.id, f.ltv])) });
@@ -83,6 +102,19 @@ export class BoardState {
           this.history.set(row.entity, h);
           this.dirtyBook.add(row.entity);
           this.tick(o.ts);
+          break;
+        }
+        case 'alert_state': {
+          const k = decodeAlertKey(o.key);
+          if (k === null || k.rule !== 'ltv' || k.facility === null) break;
+          const m = this.cures.get(k.entity) ?? new Map<string, number | null>();
+          m.set(k.facility, o.cureDeadline);
+          this.cures.set(k.entity, m);
+          const row = this.book.get(k.entity);
+          if (row && row.facilities.some((f) => f.id === k.facility && f.cureDeadline !== o.cureDeadline)) {
+            this.book.set(k.entity, { ...row, facilities: row.facilities.map((f) => (f.id === k.facility ? { ...f, cureDeadline: o.cureDeadline } : f)) });
+            this.dirtyBook.add(k.entity);
+          }
           break;
         }
         case 'contagion_entity': {

@@ -34,6 +34,13 @@ export interface BookRow {
   /** Its round in the latest fire-sale cascade (null: not reached). */
   readonly contagionRound: number | null;
   readonly facilities: readonly FacilityRow[];
+  /** The rental rate (USD/GPU-hour) at which NOI covers debt service, against the spot rental of its models. */
+  readonly breakevenRentalRate: number | null;
+  readonly models: readonly string[];
+  /** Its stress scenarios: LTV, DSCR, worst facility status. */
+  readonly stress: ReadonlyArray<{ readonly scenario: string; readonly ltv: number | null; readonly dscr: number | null; readonly worst: string }>;
+  /** The indexes behind its figures: value and number of sources at the valuation. */
+  readonly inputs: Readonly<Record<string, { readonly value: number | null; readonly sources: number }>>;
   /** Event time of the valuation. */
   readonly at: number;
 }
@@ -46,6 +53,11 @@ export interface FacilityRow {
   readonly warn: number | null;
   readonly marginCall: number | null;
   readonly liquidation: number | null;
+  readonly tenorMonthsLeft: number | null;
+  readonly collateralLifeMonthsLeft: number | null;
+  readonly debtOutlivesCollateral: boolean;
+  /** The cure deadline of a margin call (event time), null when none runs. */
+  readonly cureDeadline: number | null;
 }
 
 export interface IndexRow {

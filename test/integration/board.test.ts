@@ -161,9 +161,22 @@ describe('the board in Chromium', () => {
 
   it('draws a borrower\'s facility LTVs over time, and the market with its sources', async () => {
     await page.click('nav button[data-view="book"]');
-    await page.locator('#book-rows .row').first().click();
+    const first = page.locator('#book-rows .row').first();
+    const entity = (await first.getAttribute('data-entity')) ?? '';
+    await first.click();
     await until('the chart', async () => (await page.$$('#borrower-chart canvas')).length > 0);
-    expect(await page.locator('#borrower-facilities .facility').count()).toBeGreaterThan(0);
+    // each facility against its lines, its stress scenarios and the inputs behind it: the latest valuation's
+    const { v } = latestValuations().get(entity)!;
+    const last = [...emitted].reverse().find((o): o is Extract<StepOutput, { kind: 'valuation' }> => o.kind === 'valuation' && o.valuation.entity === entity)!;
+    const facilities = await page.$$eval('#borrower-facilities .facility', (els) => els.map((e) => e.textContent ?? ''));
+    expect(facilities.map((t) => t.split(' ')[0])).toEqual(v.facilities.map((f) => f.id));
+    v.facilities.forEach((f, i) => expect(facilities[i]).toContain(`LTV ${fmt(f.ltv)} · warn ${fmt(f.covenants?.ltvWarn ?? null)}`));
+    const stress = await page.$$eval('#borrower-stress .stress', (els) => els.map((e) => e.textContent ?? ''));
+    expect(stress).toEqual(v.stress.map((x) => expect.stringMatching(new RegExp(`^${x.scenario}: LTV ${fmt(x.ltv).replace('.', '\\.')} · DSCR `))));
+    const inputs = await page.$$eval('#borrower-inputs .input', (els) => els.map((e) => e.textContent ?? ''));
+    expect(inputs.length).toBe(Object.keys(last.inputs).length);
+    Object.entries(last.inputs).forEach(([instrument, i], k) => expect(inputs[k].startsWith(`${instrument}: `) && inputs[k].includes(` from ${i.sources} sources at the valuation; now `)).toBe(true));
+    expect(await page.locator('#borrower-breakeven').textContent()).toMatch(/^breakeven rental \S+ USD\/GPU-h against spot /);
     await page.screenshot({ path: `${ARTIFACTS}/board-borrower.png` });
     await page.click('nav button[data-view="market"]');
     const indexes = (state.snapshot() as Extract<ServerMessage, { type: 'snapshot' }>).indexes.length;

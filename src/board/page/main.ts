@@ -175,12 +175,32 @@ function renderBorrower(): void {
   const r = id === null ? undefined : state.book.get(id);
   $('borrower-title').textContent = r ? `${r.entity} (${r.type ?? ''}) at ${time(r.at)}` : 'pick a borrower in the Book';
   if (!r) return;
+  const line = (cls: string, text: string): HTMLElement => {
+    const d = document.createElement('div');
+    d.className = cls;
+    d.textContent = text;
+    return d;
+  };
+  const until = (deadline: number | null): string => {
+    if (deadline === null || state.clockMs === null) return '';
+    const h = (deadline - state.clockMs) / 3_600_000;
+    return h > 0 ? ` · cure deadline in ${h >= 48 ? `${(h / 24).toFixed(1)} days` : `${h.toFixed(1)} h`} of market time` : ' · cure deadline passed';
+  };
   $('borrower-facilities').replaceChildren(
-    ...r.facilities.map((f) => {
-      const d = document.createElement('div');
-      d.className = `facility status-${f.status}`;
-      d.textContent = `${f.id} (${f.lender ?? '-'}): LTV ${fmt(f.ltv)} · warn ${fmt(f.warn)} · margin call ${fmt(f.marginCall)} · liquidation ${fmt(f.liquidation)} · ${f.status}`;
-      return d;
+    ...r.facilities.map((f) =>
+      line(
+        `facility status-${f.status}`,
+        `${f.id} (${f.lender ?? '-'}): LTV ${fmt(f.ltv)} · warn ${fmt(f.warn)} · margin call ${fmt(f.marginCall)} · liquidation ${fmt(f.liquidation)} · ${f.status}${until(f.cureDeadline)} · tenor ${f.tenorMonthsLeft ?? '—'} months against collateral life ${f.collateralLifeMonthsLeft ?? '—'}${f.debtOutlivesCollateral ? ' (debt outlives collateral)' : ''}`,
+      ),
+    ),
+  );
+  const spot = r.models.map((m) => `${m} ${money(state.indexes.get(`rental:${m}`)?.value ?? null)}`).filter((x) => !x.endsWith('—'));
+  $('borrower-breakeven').textContent = `breakeven rental ${fmt(r.breakevenRentalRate, 3)} USD/GPU-h against spot ${spot.join(', ') || '—'}`;
+  $('borrower-stress').replaceChildren(...r.stress.map((x) => line('stress', `${x.scenario}: LTV ${fmt(x.ltv)} · DSCR ${fmt(x.dscr)} · worst facility ${x.worst}`)));
+  $('borrower-inputs').replaceChildren(
+    ...Object.entries(r.inputs).map(([instrument, i]) => {
+      const now = state.indexes.get(instrument);
+      return line('input', `${instrument}: ${money(i.value)} from ${i.sources} sources at the valuation; now ${now ? `${money(now.value)}, ${now.stale ? 'STALE' : 'fresh'} (${time(now.ts)})` : 'no index'}`);
     }),
   );
   const h = state.history.get(r.entity) ?? [];

@@ -1,28 +1,31 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { dispatch } from '../../src/cli/ccm.ts';
+import { ccm } from '../support/cli.ts';
 
 /**
  * `ccm contagion` on the sample book (config/entities) against the worked examples' market, and
  * on a small book written here whose cascade is worked by hand in test/unit/contagion.test.ts.
  */
-const contagion = (argv: readonly string[]): Promise<number> => dispatch(['contagion', ...argv]);
+// what the last command printed
+let stdout: string[] = [];
+let stderr: string[] = [];
+const contagion = async (argv: readonly string[]): Promise<number> => {
+  const r = await ccm(['contagion', ...argv]);
+  stdout = r.stdout === '' ? [] : [r.stdout];
+  stderr = r.stderr === '' ? [] : [r.stderr];
+  return r.code;
+};
 const MARKET = join(resolve(process.cwd(), '../shared/examples/valuation'), 'market-2025-10-01.json');
 const scratch = mkdtempSync(join(tmpdir(), 'ccm-cli-contagion-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-let stdout: string[];
-let stderr: string[];
 beforeEach(() => {
   stdout = [];
   stderr = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void stdout.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void stderr.push(a.join(' ')));
 });
-afterEach(() => vi.restoreAllMocks());
 
 const sheet = (id: string, units: number, principal: number, lender: string) => ({
   id,

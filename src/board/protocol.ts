@@ -10,6 +10,8 @@
  * - `alert`: each alert at once, in the processor's order;
  * - `book`: the rows of the entities valued at a window close (and their history points).
  */
+import type { AlertEvent } from '../domain/step/step-types.ts';
+
 export const BOARD_PROTOCOL_VERSION = 1;
 export const BOARD_FLUSH_MS = 500;
 /** History points kept per entity (the snapshot's charts). */
@@ -68,16 +70,8 @@ export interface IndexRow {
   readonly ts: number;
 }
 
-export interface AlertRow {
-  readonly eventId: string;
-  readonly entity: string;
-  readonly facility: string | null;
-  readonly rule: string;
-  readonly from: string;
-  readonly to: string;
-  readonly value: number | null;
-  readonly at: number;
-}
+/** An alert as the processor emitted it (the domain's AlertEvent), without its threshold and cause. */
+export type AlertRow = Omit<AlertEvent, 'threshold' | 'cause'>;
 
 /** One entity's facility LTVs at a window close. */
 export interface HistoryPoint {

@@ -135,7 +135,8 @@ describe('the board in Chromium', () => {
         document.getElementById('book-body')!.scrollTop = t;
         document.getElementById('book-body')!.dispatchEvent(new Event('scroll'));
       }, top);
-      await page.waitForTimeout(50);
+      // the page draws the rows in view at its next animation frame: wait for that frame to have run
+      await page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
       const rows = await page.$$eval('#book-rows .row', (els) => els.map((el) => ({ entity: (el as HTMLElement).dataset.entity ?? '', cells: Object.fromEntries([...el.children].map((c) => [(c as HTMLElement).dataset.key ?? '', c.textContent ?? ''])) })));
       for (const r of rows) seen.set(r.entity, r.cells);
     }
@@ -260,17 +261,23 @@ describe('ccm replay --board', () => {
     await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
     const boardPort = (free.address() as { port: number }).port;
     await new Promise<void>((r) => free.close(() => r()));
+    // the replay runs in memory as its config says: the services' variables would turn Kafka and InfluxDB on
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^CCM_(KAFKA|INFLUX)_/.test(k)));
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/ccm.ts', 'replay', '--config', config, '--run', 'boardreplay', '--file', file, '--board'], {
-      env: { ...process.env, CCM_HTTP_ADDRESS: `127.0.0.1:${boardPort}`, CCM_LOG_LEVEL: 'warn' },
+      env: { ...env, CCM_HTTP_ADDRESS: `127.0.0.1:${boardPort}`, CCM_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    let closed = false;
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => ((closed = true), r(code))));
     try {
-      await until('the end of the replay', () => err.includes('the board stays at'), 60_000);
+      await until('the end of the replay', () => {
+        if (closed) throw new Error(`ccm replay --board exited early: ${err}`);
+        return err.includes('the board stays at');
+      }, 60_000);
       const alerts = Number(/, (\d+) alerts,/.exec(out)?.[1] ?? NaN);
       const snapshot = await new Promise<Extract<ServerMessage, { type: 'snapshot' }>>((resolve, reject) => {
         const ws = new WebSocket(`ws://127.0.0.1:${boardPort}/ws`);

@@ -1,11 +1,10 @@
 import type { Market } from '../market/market.ts';
 import type { DomainParams } from '../params.ts';
-import type { Covenants, SheetVersion } from '../sheet/sheet.ts';
-import type { FacilityStatus } from './valuation-types.ts';
-import { UNKNOWN } from './valuation-types.ts';
+import type { SheetVersion } from '../sheet/sheet.ts';
 import { DAYS_PER_REVENUE_MONTH, HOURS_PER_REVENUE_MONTH, MS_PER_DAY, MS_PER_YEAR } from '../calendar.ts';
 import { debtTermsAt, MS_PER_REVENUE_MONTH, PLEDGE_FLEET, PLEDGE_WHOLE } from './fast-valuation.ts';
-import { exposureOf, ltvStatusOf } from './valuation.ts';
+import { exposureOf } from './valuation.ts';
+import type { CompiledCoin, CompiledEntity, CompiledFacility, CompiledItem, CompiledNoi, CompiledPledge } from './compiled-types.ts';
 
 /**
  * The compiled form of a sheet version at an instant (ARCHITECTURE.md "Processor runtime rules" 7,
@@ -33,75 +32,8 @@ import { exposureOf, ltvStatusOf } from './valuation.ts';
  * contagion cascade (`valueCompiled` with scaled resale indexes).
  */
 
-export interface CompiledItem {
-  readonly id: string;
-  readonly model: string;
-  readonly isGpu: boolean;
-  readonly count: number;
-  /** Input (index into `inputs`) of the item's resale index; -1 when the market had none: valued by model. */
-  readonly resaleInput: number;
-  /** The model value (count x cost x depreciation) at `atMs` and at `untilMs`; 0 when valued by market. */
-  readonly modelValueAt: number;
-  readonly modelValueUntil: number;
-  readonly haircut: number;
-  /** Pledged to a secured facility that owes: counted (once) in the entity's collateral. */
-  readonly pledged: boolean;
-}
-
-/** A pledge of a facility that owes: a share of a fleet item, or units of a coin. */
-export type CompiledPledge =
-  | { readonly kind: 'item'; readonly item: number; readonly share: number }
-  | { readonly kind: 'coin'; readonly input: number; readonly units: number };
-
-export interface CompiledFacility {
-  readonly id: string;
-  readonly outstanding: number;
-  readonly secured: boolean;
-  readonly covenants: Covenants;
-  /** Empty unless the facility is secured and owes (a repaid facility releases its pledges). */
-  readonly pledges: readonly CompiledPledge[];
-}
-
-export interface CompiledCoin {
-  /** Input of the coin's price; -1 when the sheet holds none. */
-  readonly input: number;
-  readonly held: number;
-  /** Units pledged to facilities that owe. */
-  readonly pledged: number;
-}
-
-export interface CompiledNoi {
-  /** Contracted revenue less opex and fixed costs: what does not move with any index. */
-  readonly constant: number;
-  /** noi12 += coef x rental index. */
-  readonly rental: ReadonlyArray<{ readonly input: number; readonly coef: number }>;
-  /** noi12 += sum over months of max(0, alpha[m] x hashprice - beta), per ASIC item. */
-  readonly hash: ReadonlyArray<{ readonly input: number; readonly alpha: Float64Array; readonly beta: number }>;
-  /** The sum of the terms' magnitudes at the compile-time prices: the scale of noi12's rounding. */
-  readonly magnitude: number;
-}
-
-export interface CompiledEntity {
-  readonly entity: string;
-  readonly sheet: SheetVersion;
-  readonly atMs: number;
-  readonly untilMs: number;
-  /** The instruments whose prices the form reads (the sheet's exposure, sorted). */
-  readonly inputs: readonly string[];
-  /** Each input's price in the compile-time market; NaN when it had none. */
-  readonly prices: Float64Array;
-  readonly items: readonly CompiledItem[];
-  readonly facilities: readonly CompiledFacility[];
-  /** BTC, then ETH. */
-  readonly coins: readonly [CompiledCoin, CompiledCoin];
-  /** null when an index noi12 needs has no price. */
-  readonly noi: CompiledNoi | null;
-  readonly debtService12: number;
-  /** The largest dscrMin of facilities that owe (null without one). */
-  readonly dscrMin: number | null;
-  readonly securedDebt: number;
-  readonly cryptoHaircut: number;
-}
+export type { CompiledCoin, CompiledEntity, CompiledFacility, CompiledItem, CompiledNoi, CompiledPledge } from './compiled-types.ts';
+export { noiAt, valueCompiled, type CompiledFacilityValue, type CompiledValue } from './compiled-value.ts';
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -279,96 +211,4 @@ function compileNoi(
     }
   }
   return { constant, rental: [...rental].map(([input, coef]) => ({ input, coef })), hash, magnitude };
-}
-
-/** noi12 of the compiled form at some prices (aligned with `inputs`). */
-export function noiAt(noi: CompiledNoi, prices: Float64Array): number {
-  let v = noi.constant;
-  for (const r of noi.rental) v += r.coef * prices[r.input];
-  for (const h of noi.hash) for (let m = 0; m < 12; m++) v += Math.max(0, h.alpha[m] * prices[h.input] - h.beta);
-  return v;
-}
-
-export interface CompiledFacilityValue {
-  readonly id: string;
-  readonly outstanding: number;
-  readonly collateralValue: number | null;
-  readonly liquidationValue: number | null;
-  readonly ltv: number | null;
-  /** The plain threshold status (no hysteresis), as `valueEntity` reports it. */
-  readonly status: FacilityStatus;
-}
-
-export interface CompiledValue {
-  readonly facilities: readonly CompiledFacilityValue[];
-  /** Each pledged item once and the pledged coins; null when a pledged coin has no price. */
-  readonly collateralValue: number | null;
-  readonly ltv: number | null;
-  readonly noi12: number | null;
-  readonly dscr: number | null;
-}
-
-/**
- * Values the compiled form at its compile-time market, with each model's resale index (and the
- * model value of its items without one, as a stress shock does) scaled by `resaleFactor` (model ->
- * factor, 1 when absent): e.g. the market after seized units of a model are sold (DOMAIN.md
- * "Fire-sale contagion"). Without factors, the facilities' collateral values, LTVs and statuses
- * are `valueEntity`'s own doubles at the same instant and market.
- */
-export function valueCompiled(c: CompiledEntity, resaleFactor?: ReadonlyMap<string, number>): CompiledValue {
-  const itemMv = c.items.map((item) => {
-    const factor = resaleFactor?.get(item.model);
-    if (item.resaleInput < 0) return factor === undefined ? item.modelValueAt : item.modelValueAt * factor;
-    const price = factor === undefined ? c.prices[item.resaleInput] : c.prices[item.resaleInput] * factor;
-    return item.count * price;
-  });
-  const coinPrice = (input: number): number | null => {
-    const p = input < 0 ? Number.NaN : c.prices[input];
-    return Number.isNaN(p) ? null : p;
-  };
-  const lvFactor = 1 - c.cryptoHaircut;
-  const facilities = c.facilities.map((f): CompiledFacilityValue => {
-    let cv: number | null = 0;
-    let lv = 0;
-    for (const p of f.pledges) {
-      if (p.kind === 'item') {
-        if (cv !== null) cv += itemMv[p.item] * p.share;
-        lv += itemMv[p.item] * (1 - c.items[p.item].haircut) * p.share;
-        continue;
-      }
-      const price = coinPrice(p.input);
-      if (price === null) {
-        cv = null;
-        continue;
-      }
-      const value = p.units * price;
-      if (cv !== null) cv += value;
-      lv += value * lvFactor;
-    }
-    const owes = f.outstanding > 0 && f.secured;
-    const collateralValue = !owes ? 0 : cv;
-    const liquidationValue = !owes ? 0 : cv === null ? null : lv;
-    const ltv = !f.secured ? null : f.outstanding === 0 ? 0 : ratio(f.outstanding, collateralValue);
-    const status: FacilityStatus = !owes ? 'ok' : collateralValue === null ? UNKNOWN : ltv === null ? 'liquidation' : ltvStatusOf(ltv, f.covenants);
-    return { id: f.id, outstanding: f.outstanding, collateralValue, liquidationValue, ltv, status };
-  });
-  let collateralValue: number | null = 0;
-  for (let i = 0; i < c.items.length; i++) if (c.items[i].pledged) collateralValue += itemMv[i];
-  for (const coin of c.coins) {
-    if (coin.pledged <= 0) continue;
-    const price = coinPrice(coin.input);
-    if (price === null) collateralValue = null;
-    else if (collateralValue !== null) collateralValue += coin.pledged * price;
-  }
-  const ltv = c.securedDebt === 0 ? 0 : ratio(c.securedDebt, collateralValue);
-  const noi12 = c.noi === null ? null : noiAt(c.noi, c.prices);
-  const dscr = noi12 === null || c.debtService12 === 0 ? null : ratio(noi12, c.debtService12);
-  return { facilities, collateralValue, ltv, noi12, dscr };
-}
-
-/** a / b, or null when b is null or 0 or the quotient is not finite (as the valuation reports ratios). */
-function ratio(a: number, b: number | null): number | null {
-  if (b === null || b === 0) return null;
-  const r = a / b;
-  return Number.isFinite(r) ? r : null;
 }

@@ -6,7 +6,8 @@ import type { Logger } from '../logger.ts';
 import { redactUrl } from '../redact.ts';
 import { decodeAlertRecord, type AlertRecord } from './alert-record.ts';
 import { DeliveredLog } from './delivered-log.ts';
-import { WEBHOOK_HEADER, signWebhook } from './webhook-signature.ts';
+import { attemptWebhook } from './webhook-attempt.ts';
+import { toSlackMessage } from './webhook-message.ts';
 
 /**
  * Signed alert webhooks for lenders' systems (ARCHITECTURE.md "Who notifies whom";
@@ -67,38 +68,12 @@ export const WEBHOOK_METRIC = {
 /** Where the notifier's dead letters say they came from. */
 export const WEBHOOK_STAGE = 'webhook';
 
+export { toSlackMessage };
+
 /** A still-failing receiver is reported at most this often (the first failure at once). */
 const STILL_FAILING_LOG_MS = 5 * 60_000;
 
-type Attempt =
-  | { readonly kind: 'delivered'; readonly status: number }
-  | { readonly kind: 'refused'; readonly status: number; readonly body: string }
-  | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs: number };
-
 type Outcome = { readonly kind: 'delivered' } | { readonly kind: 'refused'; readonly reason: string } | { readonly kind: 'stopped' };
-
-interface AlertValue {
-  readonly eventId: string;
-  readonly run: string;
-  readonly entity: string;
-  readonly facility: string | null;
-  readonly rule: string;
-  readonly from: string;
-  readonly to: string;
-  readonly value: number | null;
-  readonly threshold: number | null;
-  readonly at: number;
-}
-
-export function toSlackMessage(a: AlertValue): { text: string } {
-  const where = a.facility ? `${a.entity} / ${a.facility}` : a.entity;
-  const v = a.value === null ? 'n/a' : a.value.toFixed(4);
-  const t = a.threshold === null ? '' : ` (threshold ${a.threshold})`;
-  return { text: `:rotating_light: ${where}: ${a.rule} ${a.from} → ${a.to}, value ${v}${t} at ${new Date(a.at).toISOString()} [run ${a.run}]` };
-}
-
-/** 4xx answers that say "not now" or "not configured yet" rather than "this alert is bad". */
-const RETRIED_CLIENT_STATUSES = new Set([401, 403, 404, 408, 409, 425, 429]);
 
 export class WebhookNotifier {
   readonly registry = new Registry();
@@ -219,7 +194,7 @@ export class WebhookNotifier {
     const body = JSON.stringify(this.o.format === 'slack' ? toSlackMessage(a) : a);
     const backoff = new Backoff(this.o.backoff.initialMs, this.o.backoff.maxMs);
     for (let attempt = 1; ; attempt++) {
-      const result = await this.attempt(body, a.eventId);
+      const result = await attemptWebhook(this.o, body, a.eventId, this.clock, this.abort.signal);
       if (result.kind !== 'retry') {
         this.endOutage(a.eventId);
         if (result.kind === 'delivered') {
@@ -261,33 +236,6 @@ export class WebhookNotifier {
     this.log.info({ eventId, failedAttempts: this.outage.attempts, failedS: Math.round((this.clock() - this.outage.sinceMs) / 1000) }, 'webhook receiver answers again');
     this.outage = null;
     this.waitingSince = null;
-  }
-
-  private async attempt(body: string, eventId: string): Promise<Attempt> {
-    const f = this.o.fetchImpl ?? fetch;
-    try {
-      const res = await f(this.o.url, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: {
-          'content-type': 'application/json',
-          [WEBHOOK_HEADER.signature]: signWebhook(this.o.secret, body, Math.floor(this.clock() / 1000)),
-          [WEBHOOK_HEADER.idempotencyKey]: eventId,
-        },
-        body,
-        signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs), this.abort.signal]),
-      });
-      const text = (await res.text().catch(() => '')).slice(0, 500);
-      if (res.status >= 200 && res.status < 300) return { kind: 'delivered', status: res.status };
-      if (res.status >= 400 && res.status < 500 && !RETRIED_CLIENT_STATUSES.has(res.status)) return { kind: 'refused', status: res.status, body: text };
-      const ra = Number(res.headers.get('retry-after'));
-      const why = res.status >= 300 && res.status < 400 ? `HTTP ${res.status}: redirect not followed (configure the final URL)` : `HTTP ${res.status}`;
-      return { kind: 'retry', reason: why, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : 0 };
-    } catch (e) {
-      const err = e as Error & { cause?: { code?: string } };
-      const reason = err.name === 'TimeoutError' ? `timeout: no answer within ${this.o.timeoutMs} ms` : `unreachable: ${err.cause?.code ?? err.message}`;
-      return { kind: 'retry', reason, retryAfterMs: 0 };
-    }
   }
 
   private async deadLetter(r: ConsumedRecord, reason: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import type { DomainParams } from '../params.ts';
 import type { Entity, SheetVersion } from '../sheet/sheet.ts';
-import type { AlertRule, AlertStateRecord, StepEvent, StepOutput } from './step-types.ts';
+import type { AlertRule, AlertStateRecord, CarriedOutputs, StepEvent, StepOutput } from './step-types.ts';
 import { RELEASED_ENTITY_TS } from './step-types.ts';
 import type { LtvStatus, Valuation } from '../valuation/valuation-types.ts';
 import type { IndexChange, MarketIndex } from '../market/market-index.ts';
@@ -783,7 +783,7 @@ function toVersions(state: ProcessorState, entity: Entity, params: DomainParams)
   }));
 }
 
-function onEntity(state: ProcessorState, id: string, entity: Entity | null, released: boolean, params: DomainParams, out: StepOutput[], statuses?: readonly AlertStateRecord[]): void {
+function onEntity(state: ProcessorState, id: string, entity: Entity | null, released: boolean, params: DomainParams, out: StepOutput[], statuses?: readonly AlertStateRecord[], carried?: CarriedOutputs): void {
   const existing = state.entities.get(id);
   if (existing !== undefined) removeExposure(state, existing);
   if (entity === null) {
@@ -829,6 +829,11 @@ function onEntity(state: ProcessorState, id: string, entity: Entity | null, rele
     state.entities.set(id, slot);
     // A handover: continue the previous owner's alert machine (see StepEvent `entity`).
     if (statuses !== undefined && statuses.length > 0) setStatuses(state, slot, statuses);
+    if (carried !== undefined) {
+      slot.exposureWritten = carried.exposureWritten;
+      slot.itemsWritten = carried.itemsWritten;
+      slot.itemsHour = carried.itemsHour;
+    }
   }
   for (const instrument of exposure) {
     state.exposureLists.delete(instrument);
@@ -875,7 +880,7 @@ export function step(state: ProcessorState, event: StepEvent, params: DomainPara
       advanceClock(state, event.ts, params, out);
       break;
     case 'entity':
-      onEntity(state, event.id, event.entity, event.ts === RELEASED_ENTITY_TS, params, out, event.statuses);
+      onEntity(state, event.id, event.entity, event.ts === RELEASED_ENTITY_TS, params, out, event.statuses, event.carried);
       break;
     default: {
       const never: never = event;
@@ -950,6 +955,12 @@ function setStatus(slot: EntitySlot, r: AlertStateRecord): boolean {
   else if (rule === 'stale_data' && facility === null) slot.stale = s;
   else return false;
   return true;
+}
+
+/** What was last written of an entity (null: not held): a takeover carries it to the new owner (StepEvent `entity`). */
+export function carriedOutputs(state: ProcessorState, id: string): CarriedOutputs | null {
+  const slot = state.entities.get(id);
+  return slot === undefined ? null : { exposureWritten: slot.exposureWritten, itemsWritten: slot.itemsWritten, itemsHour: slot.itemsHour };
 }
 
 /** A handover's statuses on a new slot; pending cure deadlines join the state's next one. */

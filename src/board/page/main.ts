@@ -78,7 +78,13 @@ function connect(attempt = 0): void {
     state.connected = true;
     render();
   };
-  ws.onmessage = (e) => apply(JSON.parse(String(e.data)) as ServerMessage);
+  ws.onmessage = (e) => {
+    // timed for `npm run bench -- board` (bench/board.ts): parse and apply, then the frame that draws it
+    performance.mark(MARK_MESSAGE);
+    const m = JSON.parse(String(e.data)) as ServerMessage;
+    apply(m);
+    measure(`${MEASURE_APPLY}${m.type}`, MARK_MESSAGE);
+  };
   ws.onclose = () => {
     state.connected = false;
     render();
@@ -251,12 +257,28 @@ function showView(v: string): void {
   render();
 }
 
+/**
+ * Performance marks, read by bench/board.ts through the browser: `ccm:apply:<type>` (a message
+ * parsed and applied to the state) and `ccm:render` (the next frame's drawing). Each name keeps
+ * only its latest measure, so a page open for days holds a handful of entries, not one per message.
+ */
+const MARK_MESSAGE = 'ccm:message';
+const MARK_RENDER = 'ccm:render-start';
+const MEASURE_APPLY = 'ccm:apply:';
+const MEASURE_RENDER = 'ccm:render';
+function measure(name: string, from: string): void {
+  performance.clearMeasures(name);
+  performance.measure(name, from);
+  performance.clearMarks(from);
+}
+
 let pending = false;
 function render(): void {
   if (pending) return;
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
+    performance.mark(MARK_RENDER);
     $('banner').textContent = state.simulated ? `SIMULATED · run ${state.run}` : state.run === 'live' ? 'LIVE' : `replay · run ${state.run}`;
     $('banner').className = state.simulated ? 'simulated' : '';
     $('clock').textContent = `market time ${time(state.clockMs)}${state.connected ? '' : ' · reconnecting…'}`;
@@ -264,6 +286,7 @@ function render(): void {
     else if (view === 'borrower') renderBorrower();
     else if (view === 'market') renderMarket();
     else renderAlerts();
+    measure(MEASURE_RENDER, MARK_RENDER);
   });
 }
 

@@ -157,6 +157,7 @@ function renderBook(): void {
     const div = document.createElement('div');
     div.className = `row status-${r.status}`;
     div.dataset.entity = r.entity;
+    div.dataset.at = String(r.at); // the valuation's event time (ms): which valuation the figures are
     div.style.top = `${i * ROW_PX}px`;
     for (const [key, , show] of COLUMNS) {
       const cell = document.createElement('div');

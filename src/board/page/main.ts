@@ -177,6 +177,7 @@ function renderBook(): void {
 }
 
 let chart: uPlot | null = null;
+let chartKey = '';
 function renderBorrower(): void {
   const id = state.selected ?? [...state.book.keys()][0] ?? null;
   const r = id === null ? undefined : state.book.get(id);
@@ -210,14 +211,36 @@ function renderBorrower(): void {
       return line('input', `${instrument}: ${money(i.value)} from ${i.sources} sources at the valuation; now ${now ? `${money(now.value)}, ${now.stale ? 'STALE' : 'fresh'} (${time(now.ts)})` : 'no index'}`);
     }),
   );
+  // each facility's LTV over the recent window closes, and its own warn, margin-call and
+  // liquidation lines (horizontal, at the latest row's covenants), dashed in the LTV's colour
   const h = state.history.get(r.entity) ?? [];
   const xs = h.map((p) => p.ts / 1000);
-  const series = r.facilities.map((f) => h.map((p) => p.ltv[f.id] ?? null));
-  const data = [xs, ...series] as uPlot.AlignedData;
+  const colours = ['#d33', '#36c', '#393', '#c90', '#939'];
+  const lines: Array<{ label: string; stroke: string; dash?: number[]; values: Array<number | null> }> = [];
+  r.facilities.forEach((f, i) => {
+    const stroke = colours[i % colours.length];
+    lines.push({ label: `${f.id} LTV`, stroke, values: h.map((p) => p.ltv[f.id] ?? null) });
+    for (const [name, level, dash] of [['warn', f.warn, [2, 4]], ['margin call', f.marginCall, [8, 4]], ['liquidation', f.liquidation, [14, 3, 2, 3]]] as const) {
+      if (level !== null) lines.push({ label: `${f.id} ${name}`, stroke, dash: [...dash], values: h.map(() => level) });
+    }
+  });
+  const data = [xs, ...lines.map((l) => l.values)] as uPlot.AlignedData;
   const el = $('borrower-chart');
-  if (chart === null || chart.series.length !== series.length + 1) {
+  const key = `${r.entity}|${lines.map((l) => l.label).join('|')}`;
+  if (chart === null || chartKey !== key) {
     chart?.destroy();
-    chart = new uPlot({ width: Math.max(300, el.clientWidth), height: 260, series: [{}, ...r.facilities.map((f, i) => ({ label: `${f.id} LTV`, stroke: ['#d33', '#36c', '#393', '#c90', '#939'][i % 5] }))], axes: [{}, { label: 'LTV' }] }, data, el);
+    chartKey = key;
+    const value = (_u: uPlot, v: number | null): string => fmt(v);
+    chart = new uPlot(
+      {
+        width: Math.max(300, el.clientWidth),
+        height: 260,
+        series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.stroke, width: l.dash ? 1 : 2, value, ...(l.dash ? { dash: l.dash, points: { show: false } } : {}) }))],
+        axes: [{}, { label: 'LTV' }],
+      },
+      data,
+      el,
+    );
   } else chart.setData(data);
 }
 

@@ -224,11 +224,13 @@ async function serverRun(batches: readonly Batch[], eventMsPerWallMs: number, cl
     if (readers) {
       // every client reads everything: wait until each has read all the server sent it
       const want = served.board.stats.messagesSent / clients;
+      const deadline = Date.now() + 120_000;
       for (let counts = await readers.counts(); ; counts = await readers.counts()) {
         if (counts.every((c) => c === want)) {
           perClient = want;
           break;
         }
+        if (Date.now() > deadline) throw new Error(`board: the clients read ${counts.join(', ')} messages, not the ${want} each was sent`);
         await sleep(50);
       }
     }

@@ -8,6 +8,7 @@ import { runLatency, runMemory } from './latency.ts';
 import { runLimits } from './limits.ts';
 import { runReplayBench } from './replay-bench.ts';
 import { runHostileFiles } from './hostile-files.ts';
+import { runBoardBench } from './board.ts';
 
 /**
  * `npm run bench -- <section...> [--quick] [--no-write] [--out DIR]`: runs benchmark sections and
@@ -39,6 +40,7 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   limits: ({ quick, log }) => runLimits(quick ? { messages: 2_000, log } : { log }),
   files: ({ quick, log }) => runHostileFiles({ runs: quick ? 1 : 5, log }),
   replay: ({ quick, log, flags }) => runReplayBench(quick ? { events: 300, entities: 30, log } : { events: flags.replayEvents, cadenceMs: flags.cadenceMs, log }),
+  board: ({ quick, log }) => runBoardBench(quick ? { entities: 50, rate: 200, seconds: 2, clients: 5, borrowers: 200, repeats: 2, log } : { log }),
 };
 
 export interface ResultsFile {

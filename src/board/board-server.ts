@@ -34,6 +34,24 @@ export interface BoardServerOptions {
   readonly flushMs?: number;
 }
 
+/**
+ * What the server did for its clients since it started: what the bench reads and what the
+ * slow-consumer test checks (the protocol is unchanged). `maxBufferedBytes` is the largest
+ * `bufferedAmount` of any socket, seen at a flush and right after each send.
+ */
+export interface BoardServerStats {
+  /** Messages handed to sockets (snapshots included), and their bytes. */
+  messagesSent: number;
+  bytesSent: number;
+  /** Flushes whose deltas a lagging client did not get (conflated into its next snapshot). */
+  deltasWithheld: number;
+  /** Snapshots sent to a client once it had drained, in place of the deltas it missed. */
+  snapshotsResent: number;
+  /** Clients closed for holding more than DROP_BUFFERED_BYTES unsent. */
+  clientsDropped: number;
+  maxBufferedBytes: number;
+}
+
 interface Client {
   readonly ws: WebSocket;
   stale: boolean;
@@ -49,6 +67,7 @@ export class BoardServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   private readonly clients = new Set<Client>();
   private readonly timer: NodeJS.Timeout;
+  readonly stats: BoardServerStats = { messagesSent: 0, bytesSent: 0, deltasWithheld: 0, snapshotsResent: 0, clientsDropped: 0, maxBufferedBytes: 0 };
 
   constructor(private readonly o: BoardServerOptions) {
     if (!o.loopback && (o.token === undefined || o.token.length < 16)) {
@@ -121,6 +140,13 @@ export class BoardServer {
     c.ws.send(data, (err) => {
       if (err) c.ws.terminate();
     });
+    this.stats.messagesSent++;
+    this.stats.bytesSent += Buffer.byteLength(data);
+    this.seen(c.ws.bufferedAmount);
+  }
+
+  private seen(buffered: number): void {
+    if (buffered > this.stats.maxBufferedBytes) this.stats.maxBufferedBytes = buffered;
   }
 
   /** Sends the conflated deltas to every client that keeps up; a lagging one gets a snapshot once it drained. */
@@ -128,16 +154,20 @@ export class BoardServer {
     const deltas = this.o.state.takeDeltas().map((m) => JSON.stringify(m));
     for (const c of this.clients) {
       const buffered = c.ws.bufferedAmount;
+      this.seen(buffered);
       if (buffered > DROP_BUFFERED_BYTES) {
+        this.stats.clientsDropped++;
         c.ws.terminate();
         continue;
       }
       if (buffered > MAX_BUFFERED_BYTES) {
         c.stale = true;
+        if (deltas.length > 0) this.stats.deltasWithheld++;
         continue;
       }
       if (c.stale) {
         c.stale = false;
+        this.stats.snapshotsResent++;
         this.send(c, JSON.stringify(this.o.state.snapshot()));
         continue;
       }
@@ -145,9 +175,18 @@ export class BoardServer {
     }
   }
 
+  /**
+   * Stops serving: the deltas not flushed yet go out first, then each socket is closed (1001,
+   * going away) behind them, so a page keeps the final state of a run that stopped; a socket that
+   * has not closed a second later is ended.
+   */
   close(): void {
     clearInterval(this.timer);
-    for (const c of this.clients) c.ws.terminate();
+    this.flush();
+    for (const c of this.clients) {
+      c.ws.close(1001, 'the board stopped');
+      setTimeout(() => c.ws.terminate(), 1000).unref();
+    }
     this.wss.close();
   }
 }

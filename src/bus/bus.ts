@@ -111,6 +111,8 @@ export interface LogReader {
   offsetsForTimestamp(topic: string, ts: number): Promise<TopicOffset[]>;
   /** The group's committed offsets for a topic ('-1' where none). */
   committedOffsets(groupId: string, topic: string): Promise<TopicOffset[]>;
+  /** The consumer groups whose id starts with `prefix` (a takeover looks for its predecessor's). */
+  listGroups(prefix: string): Promise<string[]>;
   /**
    * Reads every partition (or those given) from `from` (default: the beginning) up to the end
    * offsets at call time, or up to `to` (exclusive) where given: the look-back read on restart.

@@ -55,6 +55,9 @@ export class KafkaBus implements Bus, RawPublisher {
   committedOffsets(groupId: string, topic: string): Promise<TopicOffset[]> {
     return this.reader.committedOffsets(groupId, topic);
   }
+  listGroups(prefix: string): Promise<string[]> {
+    return this.reader.listGroups(prefix);
+  }
   readToEnd(topic: string, range?: ReadRange): Promise<ConsumedRecord[]> {
     return this.reader.readToEnd(topic, range);
   }

@@ -49,6 +49,13 @@ export class KafkaLogReader implements LogReader {
     });
   }
 
+  async listGroups(prefix: string): Promise<string[]> {
+    return call('listGroups', async () => {
+      const { groups } = await (await this.c.admin()).listGroups();
+      return groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix)).sort();
+    });
+  }
+
   async readToEnd(topic: string, range: ReadRange = {}): Promise<ConsumedRecord[]> {
     const offsets = await call('readToEnd', async () => this.c.withLeaderRetry(topic, async (admin) => admin.fetchTopicOffsets(topic)));
     const wanted = range.partitions ?? offsets.map((o) => o.partition);

@@ -37,6 +37,13 @@ export class MemoryBus implements Bus, RawPublisher {
   committedOffsets(groupId: string, topic: string): Promise<TopicOffset[]> {
     return this.groups.committedOffsets(groupId, topic);
   }
+  async listGroups(prefix: string): Promise<string[]> {
+    return this.groups.listGroups(prefix);
+  }
+  /** The member of this subscription dies (MemoryGroups.expel): tests of a killed instance. */
+  expel(subscription: Subscription): void {
+    this.groups.expel(subscription);
+  }
   async partitionCount(topic: string): Promise<number> {
     return this.log.partitionsOf(topic);
   }

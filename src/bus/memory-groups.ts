@@ -45,6 +45,7 @@ function isRetriable(err: unknown): boolean {
 
 export class MemoryGroups implements Subscriber {
   private readonly groups = new Map<string, Group>();
+  private readonly subscriptions = new WeakMap<Member, Subscription>();
   private closed = false;
 
   constructor(
@@ -58,7 +59,7 @@ export class MemoryGroups implements Subscriber {
     const member: Member = { options, cursors: new Map(), paused: false, stopped: false, inFlight: new Set() };
     group.members.push(member);
     this.rebalance(group);
-    return {
+    const subscription: Subscription = {
       assignment: () => assignmentOf(member),
       pause: () => {
         member.paused = true;
@@ -77,6 +78,8 @@ export class MemoryGroups implements Subscriber {
         this.rebalance(group);
       },
     };
+    this.subscriptions.set(member, subscription);
+    return subscription;
   }
 
   async commitOffsets(groupId: string, topic: string, offsets: readonly TopicOffset[]): Promise<void> {
@@ -91,6 +94,26 @@ export class MemoryGroups implements Subscriber {
     const n = this.log.partitionsOf(topic);
     const byPartition = this.groups.get(groupId)?.committed.get(topic);
     return Array.from({ length: n }, (_, partition) => ({ partition, offset: String(byPartition?.get(partition) ?? -1) }));
+  }
+
+  /**
+   * The member of this subscription leaves at once, as a member that dies does (a SIGKILL, then
+   * the session timeout): nothing it has in flight is waited for; the others get its partitions.
+   */
+  expel(subscription: Subscription): void {
+    for (const group of this.groups.values()) {
+      const i = group.members.findIndex((m) => this.subscriptions.get(m) === subscription);
+      if (i < 0) continue;
+      const [m] = group.members.splice(i, 1);
+      m.stopped = true;
+      m.cursors.clear();
+      this.rebalance(group);
+    }
+  }
+
+  /** The groups that ever had a member or a commit, whose id starts with `prefix`. */
+  listGroups(prefix: string): string[] {
+    return [...this.groups.keys()].filter((g) => g.startsWith(prefix)).sort();
   }
 
   /** Records were appended to these topics: deliver them to their subscribers. */

@@ -102,6 +102,18 @@ export class AlertStateStore {
     return byEntity;
   }
 
+  /** Per key of these entities whose latest record is a handover's, that status (what a previous owner left in good order). */
+  async latestHandovers(owns: (entity: string) => boolean): Promise<AlertStateRecord[]> {
+    const latest = new Map<string, PersistedAlertState>();
+    for (const r of await this.read()) latest.set(r.key, r);
+    const out: AlertStateRecord[] = [];
+    for (const r of latest.values()) {
+      const entity = entityOfAlertKey(r.key);
+      if (r.asOf !== undefined && r.value !== null && entity !== null && owns(entity)) out.push(r.value);
+    }
+    return out;
+  }
+
   /**
    * Per key of the entities this instance owns, the latest status published before the checkpoint
    * (the event time of the committed quotes). A window-close record is, when its window was closed

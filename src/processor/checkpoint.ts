@@ -66,7 +66,7 @@ export async function locateCheckpoint(o: CheckpointOptions): Promise<Checkpoint
 }
 
 /** The quotes of the look-back window ending at the committed offsets, and the checkpoint's event time. */
-async function readLookback(o: CheckpointOptions, committed: readonly TopicOffset[]): Promise<{ checkpointTs: number; lookback: StepEvent[] }> {
+export async function readLookback(o: Pick<CheckpointOptions, 'topic' | 'lookbackMs' | 'logger'> & { readonly bus: Pick<LogReader, 'readToEnd' | 'offsetsForTimestamp'> }, committed: readonly TopicOffset[]): Promise<{ checkpointTs: number; lookback: StepEvent[] }> {
   const { bus, topic } = o;
   let lastTs = -Infinity;
   for (const c of committed) {

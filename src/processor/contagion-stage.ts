@@ -81,6 +81,13 @@ export class ContagionStage {
     if (options.initial !== true) this.dirty = true;
   }
 
+  /** A stage with this one's book and no statuses, writing for `o` (a takeover's replay of a stretch: takeover.ts). */
+  fork(o: Pick<ContagionStageOptions, 'owns' | 'writesBook'>): ContagionStage {
+    const s = new ContagionStage({ params: this.o.params, ...o });
+    for (const [id, e] of this.book) s.book.set(id, e);
+    return s;
+  }
+
   /** The persisted `contagion` statuses (a restart). */
   restore(records: readonly AlertStateRecord[]): void {
     for (const r of records) {

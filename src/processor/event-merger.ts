@@ -24,6 +24,10 @@ class RecordHeap {
   get size(): number {
     return this.items.length;
   }
+  /** The records held, in heap order. */
+  records(): readonly ConsumedRecord[] {
+    return this.items;
+  }
   peek(): ConsumedRecord | undefined {
     return this.items[0];
   }
@@ -166,13 +170,24 @@ export class EventMerger {
   }
 
   /**
+   * How far the records are applied: per partition, the next offset after everything seen, and
+   * whether a record below it is still buffered (seen, not yet released).
+   */
+  position(): { readonly next: ReadonlyMap<number, bigint>; isBuffered(partition: number, offset: string): boolean } {
+    const next = new Map<number, bigint>();
+    for (const [p, s] of this.partitions) if (s.nextOffset >= 0n) next.set(p, s.nextOffset);
+    const buffered = new Set(this.heap.records().map((r) => `${r.partition}/${r.offset}`));
+    return { next, isBuffered: (partition, offset) => buffered.has(`${partition}/${offset}`) };
+  }
+
+  /**
    * The offsets safe to commit: per partition, the smallest offset still buffered (not yet
    * processed), else the next offset after everything seen.
    */
   committable(): Array<{ partition: number; offset: string }> {
     const minBuffered = new Map<number, bigint>();
     // The heap is small relative to a fetch; a linear scan at commit time is cheap enough.
-    for (const r of (this.heap as unknown as { items: ConsumedRecord[] }).items) {
+    for (const r of this.heap.records()) {
       const o = BigInt(r.offset);
       const m = minBuffered.get(r.partition);
       if (m === undefined || o < m) minBuffered.set(r.partition, o);

@@ -11,6 +11,8 @@ import { DRIVE_INTERVAL_MS, END_OFFSET_POLL_MS, END_OFFSET_TIMEOUT_MS, LAG_INTER
 import { RetryPolicy } from './retry-policy.ts';
 import { RuntimeLoop } from './runtime-loop.ts';
 import { ContagionStage } from './contagion-stage.ts';
+import { takeOver } from './takeover.ts';
+import type { StepEvent } from '../domain/step/step-types.ts';
 
 /** Pause before the book reader is started again after it stopped. */
 const BOOK_READER_RETRY_MS = 5_000;
@@ -40,6 +42,7 @@ export class Processor {
   private entitySub: Subscription | null = null;
   private bookSub: Subscription | null = null;
   private quoteSub: Subscription | null = null;
+  private merger: EventMerger | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private entitiesReady: (() => void) | null = null;
   private doneResolve: (() => void) | null = null;
@@ -176,6 +179,7 @@ export class Processor {
         });
       }
     }
+    this.merger = merger;
     this.loop.attach(merger);
     this.writer.attach(merger);
     if (this.o.untilEnd) this.loop.finishAt(await bus.endOffsets(topics.quotes));
@@ -208,15 +212,56 @@ export class Processor {
     // The released entities' statuses go to their next owner before the entities are let go.
     if (a.releasedIds.size > 0) await this.handOver(a.releasedIds);
     if (a.released.length > 0) await this.loop.apply(a.released);
-    if (this.ready && a.added.length > 0 && this.o.publishOutputs !== false) {
-      const byEntity = await this.alertStore.latestByEntity();
-      this.ownership.takeOver(byEntity);
-      this.log.info({ entities: byEntity.size }, 'alert statuses read for the entities taken over');
-    }
+    if (this.ready && a.added.length > 0 && this.o.publishOutputs !== false) await this.adopt(a.added);
     this.metrics.entitiesOwned.set(this.ownership.entityCount);
     this.log.info({ partitions: this.ownership.partitions, entities: this.ownership.entityCount }, 'entity partitions assigned');
     this.ownership.readTo(await this.o.bus.endOffsets(this.o.topics.entities));
     this.checkEntitiesReady();
+  }
+
+  /**
+   * Entity partitions taken over while running: their entities join the state here, at this
+   * position, with the statuses they held (`alert-state`), or, where another instance's commits are
+   * behind this position (its owner died with work unwritten), the statuses and outputs of a replay
+   * of that stretch (takeover.ts). The subscription's copies of these records are then skipped.
+   */
+  private async adopt(partitions: readonly number[]): Promise<void> {
+    const { bus, topics, groupId } = this.o;
+    this.ownership.takeOver(await this.alertStore.latestByEntity());
+    const { events, rejected } = this.ownership.accept(await bus.readToEnd(topics.entities, { partitions }));
+    for (const r of rejected) await this.writer.deadLetter(r.record, r.reason, DEAD_LETTER_STAGE.entities);
+    const caught = this.merger
+      ? await takeOver(
+          {
+            bus,
+            quotesTopic: topics.quotes,
+            quoteGroupPrefix: `${groupId}.quotes.`,
+            ownQuoteGroup: this.quoteGroupId,
+            lookbackMs: this.o.lookbackMs,
+            params: this.o.params,
+            alertStore: this.alertStore,
+            contagion: this.contagion,
+            writesBook: partitions.includes(0),
+            logger: this.log,
+          },
+          events,
+          this.merger.position(),
+          this.loop.clockMs,
+        )
+      : null;
+    let adopted: readonly StepEvent[] = events;
+    if (caught) {
+      await this.writer.submit(caught.outputs, [], null);
+      const first = new Set<string>();
+      adopted = events.map((e) => {
+        if (e.kind !== 'entity' || e.entity === null || first.has(e.id)) return e;
+        first.add(e.id);
+        const carried = caught.carried.get(e.id);
+        return { ...e, statuses: caught.statuses.get(e.id) ?? [], ...(carried === undefined ? {} : { carried }) };
+      });
+    }
+    await this.loop.apply(adopted);
+    this.log.info({ entities: new Set(events.map((e) => (e.kind === 'entity' ? e.id : ''))).size, replayed: caught !== null }, 'entities taken over');
   }
 
   private async onEntityRecords(records: readonly ConsumedRecord[]): Promise<void> {

@@ -3,11 +3,11 @@ import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
 import type { Quote } from '../domain/market/quote.ts';
 import type { AlertStateRecord, StepEvent, StepOutput } from '../domain/step/step-types.ts';
-import { alertStates, EXPOSURE_REFRESH_MS, flush, initialState, step, type ProcessorState } from '../domain/step/step.ts';
+import { alertStates, initialState, step, type ProcessorState } from '../domain/step/step.ts';
+import { flushWithCascade, stepWithCascade } from './cascade.ts';
 import { entityOfAlertKey } from '../domain/alerts/alert-key.ts';
 import { restoredState } from './checkpoint.ts';
-import type { ContagionStage, WindowClose } from './contagion-stage.ts';
-import { windowStartOf } from '../domain/window.ts';
+import type { ContagionStage } from './contagion-stage.ts';
 import { decodeQuote } from './decode.ts';
 import type { EventMerger } from './event-merger.ts';
 import { DEAD_LETTER_STAGE } from './output-records.ts';
@@ -269,45 +269,4 @@ export class RuntimeLoop {
   private yieldAfterMs(): number {
     return this.o.writer.inFlightCount > 0 ? YIELD_AFTER_MS.writing : YIELD_AFTER_MS.idle;
   }
-}
-
-/**
- * `step`, then the stage when the event closed a window: the one way the runtime (and the tests'
- * fold) applies an event. The stage sees the close's clock and market, taken before the event
- * moved them (step closes the window before it applies the event). Mutates `state`, as step does.
- */
-export function stepWithCascade(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
-  const close = stage !== null && event.kind !== 'entity' ? closeOf(state, closingAt(state, event.kind === 'quote' ? event.quote.ts : event.ts, params)) : null;
-  const r = step(state, event, params);
-  if (close !== null && stage !== null) for (const out of stage.atClose(close)) r.outputs.push(out);
-  return r;
-}
-
-/** `flush` (the end of the input closes the open window), then the stage on that close. */
-export function flushWithCascade(state: ProcessorState, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
-  const close = stage !== null ? closeOf(state, state.windowStartMs) : null;
-  const r = flush(state, params);
-  if (close !== null && stage !== null) for (const out of stage.atClose(close)) r.outputs.push(out);
-  return r;
-}
-
-/** The start of the window an event at `ts` closes (step's advanceClock), or null. */
-function closingAt(state: ProcessorState, ts: number, params: DomainParams): number | null {
-  const { clockMs, windowStartMs } = state;
-  if (clockMs === null || windowStartMs === null || ts <= clockMs) return null;
-  return windowStartOf(ts, params.emitIntervalMs) > windowStartMs ? windowStartMs : null;
-}
-
-/** The close of the window starting at `windowStartMs`, at the clock and on a copy of the market as they are now. */
-function closeOf(state: ProcessorState, windowStartMs: number | null): WindowClose | null {
-  const { clockMs } = state;
-  if (windowStartMs === null || clockMs === null) return null;
-  const m = state.index.market;
-  return {
-    windowStartMs,
-    atMs: clockMs,
-    market: { crypto: { ...m.crypto }, rental: { ...m.rental }, resale: { ...m.resale }, hashprice: m.hashprice },
-    indexesMoved: state.window.instruments.size > 0,
-    newHour: state.exposureHour !== Math.floor(windowStartMs / EXPOSURE_REFRESH_MS),
-  };
 }

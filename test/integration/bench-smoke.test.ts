@@ -4,6 +4,7 @@ import { runFold } from '../../bench/fold.ts';
 import { runLimits } from '../../bench/limits.ts';
 import { runReplayBench } from '../../bench/replay-bench.ts';
 import { runLatency, runMemory } from '../../bench/latency.ts';
+import { runBoardBench } from '../../bench/board.ts';
 import { lineOf, percentile } from '../../bench/support/harness.ts';
 import { serviceEnv } from '../support/services.ts';
 
@@ -80,6 +81,22 @@ describe('the service benchmarks', () => {
     expect(r.rssMb.peak).toBeGreaterThan(10);
     expect(r.settings.command).toContain('--max-old-space-size=');
   });
+
+  it('board plays the processor\'s outputs to no client and to clients that read everything, and reads the page\'s marks in Chromium', async () => {
+    const r = await runBoardBench({ entities: 30, rate: 200, seconds: 2, clients: 3, borrowers: 100, repeats: 2 });
+    expect(r.server.input).toMatchObject({ entities: 30, quotes: 400, rate: 200 });
+    expect(r.server.input.outputs).toBeGreaterThan(400);
+    expect(r.server.idle).toMatchObject({ clients: 0, messagesSent: 0, messagesPerClient: null });
+    // each client read its snapshot and the deltas: every message the server sent
+    expect(r.server.loaded.messagesPerClient).toBe(r.server.loaded.messagesSent / 3);
+    expect(r.server.loaded.messagesPerClient).toBeGreaterThan(1);
+    expect(r.server.loaded.deltasWithheld).toBe(0);
+    expect(r.server.addedCpuMsPerStreamSecond).toBe(r.server.loaded.cpuMsPerStreamSecond - r.server.idle.cpuMsPerStreamSecond);
+    expect(r.page).toMatchObject({ borrowers: 100, repeats: 2 });
+    expect(r.page.applyMs.samples).toHaveLength(2);
+    expect(r.page.renderMs.samples).toHaveLength(2);
+    expect(r.page.deltaMegabytes).toBeGreaterThan(0);
+  }, 120_000);
 
   it('percentiles are by nearest rank and points become escaped line protocol under another run', () => {
     expect(percentile([5, 1, 4, 2, 3], 50)).toBe(3);

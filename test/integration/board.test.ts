@@ -178,6 +178,27 @@ describe('the board in Chromium', () => {
     expect(inputs.length).toBe(Object.keys(last.inputs).length);
     Object.entries(last.inputs).forEach(([instrument, i], k) => expect(inputs[k].startsWith(`${instrument}: `) && inputs[k].includes(` from ${i.sources} sources at the valuation; now `)).toBe(true));
     expect(await page.locator('#borrower-breakeven').textContent()).toMatch(/^breakeven rental \S+ USD\/GPU-h against spot /);
+    // the chart: each facility's LTV and its own warn, margin-call and liquidation lines, a series
+    // (and a legend entry) each, drawn at the covenant's level across the whole chart
+    const want: Array<[string, string | null]> = v.facilities.flatMap((f) => [
+      [`${f.id} LTV`, null] as [string, string | null],
+      ...([['warn', f.covenants?.ltvWarn], ['margin call', f.covenants?.ltvMarginCall], ['liquidation', f.covenants?.ltvLiquidation]] as const)
+        .filter(([, level]) => level !== undefined && level !== null)
+        .map(([name, level]) => [`${f.id} ${name}`, fmt(level ?? null)] as [string, string | null]),
+    ]);
+    expect(want.filter(([, level]) => level !== null).length).toBeGreaterThan(0);
+    const legend = async () => page.$$eval('#borrower-chart .u-legend .u-series', (els) => els.slice(1).map((e) => [e.querySelector('.u-label')?.textContent ?? '', e.querySelector('.u-value')?.textContent ?? '']));
+    expect((await legend()).map(([label]) => label)).toEqual(want.map(([label]) => label));
+    // under the cursor, at either end of the chart, each line reads its covenant's level
+    for (const x of [0.02, 0.98]) {
+      const box = (await page.locator('#borrower-chart .u-over').boundingBox())!;
+      await page.mouse.move(box.x + box.width * x, box.y + box.height / 2);
+      await until('the legend to follow the cursor', async () => (await legend()).every(([, value]) => value !== '' && value !== '--'));
+      const values = await legend();
+      want.forEach(([label, level], k) => {
+        if (level !== null) expect(values[k], label).toEqual([label, level]);
+      });
+    }
     await page.screenshot({ path: `${ARTIFACTS}/board-borrower.png` });
     await page.click('nav button[data-view="market"]');
     const indexes = (state.snapshot() as Extract<ServerMessage, { type: 'snapshot' }>).indexes.length;

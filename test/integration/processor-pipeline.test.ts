@@ -105,6 +105,7 @@ describe('the write pipeline through Kafka and InfluxDB (tiny chunks and slices)
       subscribe: (o) => bus.subscribe(o),
       commitOffsets: (g, t, o) => bus.commitOffsets(g, t, o),
       committedOffsets: (g, t) => bus.committedOffsets(g, t),
+      listGroups: (prefix) => bus.listGroups(prefix),
       close: async () => undefined,
     };
     observedBus.publish = async (recs: readonly ProduceRecord[]) => {

@@ -1,5 +1,5 @@
 import { ContagionStage } from '../../src/processor/contagion-stage.ts';
-import { flushWithCascade, stepWithCascade } from '../../src/processor/runtime-loop.ts';
+import { flushWithCascade, stepWithCascade } from '../../src/processor/cascade.ts';
 import { pino } from 'pino';
 import { compareEventOrder } from '../../src/bus/event-order.ts';
 import { KafkaBus } from '../../src/bus/kafka-bus.ts';

@@ -78,7 +78,13 @@ function connect(attempt = 0): void {
     state.connected = true;
     render();
   };
-  ws.onmessage = (e) => apply(JSON.parse(String(e.data)) as ServerMessage);
+  ws.onmessage = (e) => {
+    // timed for `npm run bench -- board` (bench/board.ts): parse and apply, then the frame that draws it
+    performance.mark(MARK_MESSAGE);
+    const m = JSON.parse(String(e.data)) as ServerMessage;
+    apply(m);
+    measure(`${MEASURE_APPLY}${m.type}`, MARK_MESSAGE);
+  };
   ws.onclose = () => {
     state.connected = false;
     render();
@@ -151,6 +157,7 @@ function renderBook(): void {
     const div = document.createElement('div');
     div.className = `row status-${r.status}`;
     div.dataset.entity = r.entity;
+    div.dataset.at = String(r.at); // the valuation's event time (ms): which valuation the figures are
     div.style.top = `${i * ROW_PX}px`;
     for (const [key, , show] of COLUMNS) {
       const cell = document.createElement('div');
@@ -170,6 +177,7 @@ function renderBook(): void {
 }
 
 let chart: uPlot | null = null;
+let chartKey = '';
 function renderBorrower(): void {
   const id = state.selected ?? [...state.book.keys()][0] ?? null;
   const r = id === null ? undefined : state.book.get(id);
@@ -203,14 +211,36 @@ function renderBorrower(): void {
       return line('input', `${instrument}: ${money(i.value)} from ${i.sources} sources at the valuation; now ${now ? `${money(now.value)}, ${now.stale ? 'STALE' : 'fresh'} (${time(now.ts)})` : 'no index'}`);
     }),
   );
+  // each facility's LTV over the recent window closes, and its own warn, margin-call and
+  // liquidation lines (horizontal, at the latest row's covenants), dashed in the LTV's colour
   const h = state.history.get(r.entity) ?? [];
   const xs = h.map((p) => p.ts / 1000);
-  const series = r.facilities.map((f) => h.map((p) => p.ltv[f.id] ?? null));
-  const data = [xs, ...series] as uPlot.AlignedData;
+  const colours = ['#d33', '#36c', '#393', '#c90', '#939'];
+  const lines: Array<{ label: string; stroke: string; dash?: number[]; values: Array<number | null> }> = [];
+  r.facilities.forEach((f, i) => {
+    const stroke = colours[i % colours.length];
+    lines.push({ label: `${f.id} LTV`, stroke, values: h.map((p) => p.ltv[f.id] ?? null) });
+    for (const [name, level, dash] of [['warn', f.warn, [2, 4]], ['margin call', f.marginCall, [8, 4]], ['liquidation', f.liquidation, [14, 3, 2, 3]]] as const) {
+      if (level !== null) lines.push({ label: `${f.id} ${name}`, stroke, dash: [...dash], values: h.map(() => level) });
+    }
+  });
+  const data = [xs, ...lines.map((l) => l.values)] as uPlot.AlignedData;
   const el = $('borrower-chart');
-  if (chart === null || chart.series.length !== series.length + 1) {
+  const key = `${r.entity}|${lines.map((l) => l.label).join('|')}`;
+  if (chart === null || chartKey !== key) {
     chart?.destroy();
-    chart = new uPlot({ width: Math.max(300, el.clientWidth), height: 260, series: [{}, ...r.facilities.map((f, i) => ({ label: `${f.id} LTV`, stroke: ['#d33', '#36c', '#393', '#c90', '#939'][i % 5] }))], axes: [{}, { label: 'LTV' }] }, data, el);
+    chartKey = key;
+    const value = (_u: uPlot, v: number | null): string => fmt(v);
+    chart = new uPlot(
+      {
+        width: Math.max(300, el.clientWidth),
+        height: 260,
+        series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.stroke, width: l.dash ? 1 : 2, value, ...(l.dash ? { dash: l.dash, points: { show: false } } : {}) }))],
+        axes: [{}, { label: 'LTV' }],
+      },
+      data,
+      el,
+    );
   } else chart.setData(data);
 }
 
@@ -251,12 +281,28 @@ function showView(v: string): void {
   render();
 }
 
+/**
+ * Performance marks, read by bench/board.ts through the browser: `ccm:apply:<type>` (a message
+ * parsed and applied to the state) and `ccm:render` (the next frame's drawing). Each name keeps
+ * only its latest measure, so a page open for days holds a handful of entries, not one per message.
+ */
+const MARK_MESSAGE = 'ccm:message';
+const MARK_RENDER = 'ccm:render-start';
+const MEASURE_APPLY = 'ccm:apply:';
+const MEASURE_RENDER = 'ccm:render';
+function measure(name: string, from: string): void {
+  performance.clearMeasures(name);
+  performance.measure(name, from);
+  performance.clearMarks(from);
+}
+
 let pending = false;
 function render(): void {
   if (pending) return;
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
+    performance.mark(MARK_RENDER);
     $('banner').textContent = state.simulated ? `SIMULATED · run ${state.run}` : state.run === 'live' ? 'LIVE' : `replay · run ${state.run}`;
     $('banner').className = state.simulated ? 'simulated' : '';
     $('clock').textContent = `market time ${time(state.clockMs)}${state.connected ? '' : ' · reconnecting…'}`;
@@ -264,6 +310,7 @@ function render(): void {
     else if (view === 'borrower') renderBorrower();
     else if (view === 'market') renderMarket();
     else renderAlerts();
+    measure(MEASURE_RENDER, MARK_RENDER);
   });
 }
 

@@ -1,6 +1,6 @@
 import type { DomainParams } from '../params.ts';
 import type { Entity } from '../sheet/sheet.ts';
-import type { AlertStateRecord, StepOutput } from './step-types.ts';
+import type { AlertStateRecord, CarriedOutputs, StepOutput } from './step-types.ts';
 import { MS_PER_DAY, parseDateMs } from '../calendar.ts';
 import { exposureOf } from '../valuation/valuation.ts';
 import type { EntitySlot, ProcessorState, VersionInfo } from './step-state.ts';
@@ -45,7 +45,7 @@ function toVersions(state: ProcessorState, entity: Entity, params: DomainParams)
   }));
 }
 
-export function onEntity(state: ProcessorState, id: string, entity: Entity | null, released: boolean, params: DomainParams, out: StepOutput[], statuses?: readonly AlertStateRecord[]): void {
+export function onEntity(state: ProcessorState, id: string, entity: Entity | null, released: boolean, params: DomainParams, out: StepOutput[], statuses?: readonly AlertStateRecord[], carried?: CarriedOutputs): void {
   const existing = state.entities.get(id);
   if (existing !== undefined) removeExposure(state, existing);
   if (entity === null) {
@@ -91,6 +91,11 @@ export function onEntity(state: ProcessorState, id: string, entity: Entity | nul
     state.entities.set(id, slot);
     // A handover: continue the previous owner's alert machine (see StepEvent `entity`).
     if (statuses !== undefined && statuses.length > 0) setStatuses(state, slot, statuses);
+    if (carried !== undefined) {
+      slot.exposureWritten = carried.exposureWritten;
+      slot.itemsWritten = carried.itemsWritten;
+      slot.itemsHour = carried.itemsHour;
+    }
   }
   for (const instrument of exposure) {
     state.exposureLists.delete(instrument);

@@ -1,11 +1,11 @@
-import type { AlertStateRecord } from './step-types.ts';
+import type { AlertStateRecord, CarriedOutputs } from './step-types.ts';
 import { STATUS } from '../valuation/valuation-types.ts';
 import { CURE } from '../alerts/alerts.ts';
 import { decodeAlertKey, encodeAlertKey } from '../alerts/alert-key.ts';
 import type { AlertSlot, EntitySlot, ProcessorState } from './step-state.ts';
 import { byString } from './step-shared.ts';
 
-/** The alert statuses a state holds, and their restore after a restart or on a handover (docs/processor.md). */
+/** The alert statuses a state holds, and their restore after a restart or on a handover (docs/processor.md); what a takeover carries of an entity's outputs. */
 
 /** Every alert status held (keys `entity/facility/rule`, facility `-` for entity rules), sorted by key. */
 export function alertStates(state: ProcessorState): AlertStateRecord[] {
@@ -63,6 +63,12 @@ function setStatus(slot: EntitySlot, r: AlertStateRecord): boolean {
   else if (rule === 'stale_data' && facility === null) slot.stale = s;
   else return false;
   return true;
+}
+
+/** What was last written of an entity (null: not held): a takeover carries it to the new owner (StepEvent `entity`). */
+export function carriedOutputs(state: ProcessorState, id: string): CarriedOutputs | null {
+  const slot = state.entities.get(id);
+  return slot === undefined ? null : { exposureWritten: slot.exposureWritten, itemsWritten: slot.itemsWritten, itemsHour: slot.itemsHour };
 }
 
 /** A handover's statuses on a new slot; pending cure deadlines join the state's next one. */

@@ -2,6 +2,7 @@ import type { Quote } from '../market/quote.ts';
 import type { Entity } from '../sheet/sheet.ts';
 import type { Valuation, LtvStatus } from '../valuation/valuation-types.ts';
 import type { ContagionEntity, ContagionLender, ContagionModel } from '../contagion/contagion.ts';
+import type { EntityModelExposure } from '../valuation/portfolio.ts';
 
 /**
  * Events into and outputs out of the processor's pure heart `step(state, event)`
@@ -21,9 +22,20 @@ export type StepEvent =
    * entity over in a rebalance continues its alert machine instead of re-firing every active
    * alert from `ok`. Only for an entity this state does not hold yet; ignored otherwise.
    */
-  | { readonly kind: 'entity'; readonly id: string; readonly entity: Entity | null; readonly ts: number; readonly statuses?: readonly AlertStateRecord[] }
+  | { readonly kind: 'entity'; readonly id: string; readonly entity: Entity | null; readonly ts: number; readonly statuses?: readonly AlertStateRecord[]; readonly carried?: CarriedOutputs }
   /** A clock tick: advances the processor clock (wall clock live; never in a replay). */
   | { readonly kind: 'tick'; readonly ts: number };
+
+/**
+ * What was last written of an entity taken over after a replay of its previous owner's stretch
+ * (src/processor/takeover.ts): its new owner then writes `exposure` and `item` points when they
+ * change, as the previous owner would have, instead of at its first close.
+ */
+export interface CarriedOutputs {
+  readonly exposureWritten: readonly EntityModelExposure[];
+  readonly itemsWritten: Float64Array | null;
+  readonly itemsHour: number;
+}
 
 /** The `ts` of a removal that is a release by this instance, not a tombstone (see StepEvent `entity`). */
 export const RELEASED_ENTITY_TS = 0;

@@ -20,7 +20,7 @@ import { closeWindow } from './close-window.ts';
  */
 
 export { initialState, type ProcessorState } from './step-state.ts';
-export { alertStates, restoreAlertStates } from './restore-alert-states.ts';
+export { alertStates, carriedOutputs, restoreAlertStates } from './restore-alert-states.ts';
 
 export { EXPOSURE_REFRESH_MS };
 
@@ -50,7 +50,7 @@ export function step(state: ProcessorState, event: StepEvent, params: DomainPara
       advanceClock(state, event.ts, params, out);
       break;
     case 'entity':
-      onEntity(state, event.id, event.entity, event.ts === RELEASED_ENTITY_TS, params, out, event.statuses);
+      onEntity(state, event.id, event.entity, event.ts === RELEASED_ENTITY_TS, params, out, event.statuses, event.carried);
       break;
     default: {
       const never: never = event;

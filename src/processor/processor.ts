@@ -7,12 +7,12 @@ import { EventMerger } from './event-merger.ts';
 import { DEAD_LETTER_STAGE, OutputRecords } from './output-records.ts';
 import { OutputWriter, WRITE_WHAT } from './output-writer.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
-import { DRIVE_INTERVAL_MS, END_OFFSET_POLL_MS, END_OFFSET_TIMEOUT_MS, LAG_INTERVAL_MS, WRITE_DEFAULTS, type ProcessorOptions } from './processor-options.ts';
+import { DRIVE_INTERVAL_MS, END_OFFSET_POLL_MS, LAG_INTERVAL_MS, WRITE_DEFAULTS, type ProcessorOptions } from './processor-options.ts';
 import { RetryPolicy } from './retry-policy.ts';
 import { RuntimeLoop } from './runtime-loop.ts';
 import { ContagionStage } from './contagion-stage.ts';
-import { takeOver } from './takeover.ts';
-import type { StepEvent } from '../domain/step/step-types.ts';
+import { joining, takeOver, type TakeoverOptions } from './takeover.ts';
+import { quoteEndOffsets, updateLag } from './lag.ts';
 
 /** Pause before the book reader is started again after it stopped. */
 const BOOK_READER_RETRY_MS = 5_000;
@@ -43,6 +43,7 @@ export class Processor {
   private bookSub: Subscription | null = null;
   private quoteSub: Subscription | null = null;
   private merger: EventMerger | null = null;
+  private readonly takeover: TakeoverOptions;
   private readonly timers: NodeJS.Timeout[] = [];
   private entitiesReady: (() => void) | null = null;
   private doneResolve: (() => void) | null = null;
@@ -85,6 +86,17 @@ export class Processor {
     });
     this.contagion =
       o.contagion === false ? null : new ContagionStage({ params: o.params, owns: (e) => this.ownership.owns(e), writesBook: () => this.ownership.partitions.includes(0) });
+    this.takeover = {
+      bus: o.bus,
+      quotesTopic: o.topics.quotes,
+      quoteGroupPrefix: `${o.groupId}.quotes.`,
+      ownQuoteGroup: this.quoteGroupId,
+      lookbackMs: o.lookbackMs,
+      params: o.params,
+      alertStore: this.alertStore,
+      contagion: this.contagion,
+      logger: this.log,
+    };
     this.loop = new RuntimeLoop({
       params: o.params,
       contagion: this.contagion,
@@ -93,7 +105,7 @@ export class Processor {
       metrics: this.metrics,
       maxLatenessMs: o.maxLatenessMs,
       logger: this.log,
-      endOffsets: () => this.quoteEndOffsets(),
+      endOffsets: () => quoteEndOffsets(o.bus, o.topics.quotes, this.log),
       endOffsetPollMs: o.endOffsetPollMs ?? END_OFFSET_POLL_MS,
       live: o.ticks !== undefined,
       isStopping: () => this.stopping,
@@ -194,8 +206,9 @@ export class Processor {
       onCrash: (err) => this.fail(err),
     });
     this.timers.push(setInterval(() => this.loop.drive(), DRIVE_INTERVAL_MS));
-    this.timers.push(setInterval(() => void this.updateLag(), LAG_INTERVAL_MS));
-    void this.updateLag();
+    const lag = () => void updateLag({ bus, topic: topics.quotes, metrics: this.metrics, processed: () => this.writer.processedOffsets(), isStopping: () => this.stopping, logger: this.log });
+    this.timers.push(setInterval(lag, LAG_INTERVAL_MS));
+    lag();
     const ticks = this.o.ticks;
     if (ticks) this.timers.push(setInterval(() => this.loop.tick(ticks.now), ticks.intervalMs));
     this.ready = true;
@@ -226,41 +239,13 @@ export class Processor {
    * of that stretch (takeover.ts). The subscription's copies of these records are then skipped.
    */
   private async adopt(partitions: readonly number[]): Promise<void> {
-    const { bus, topics, groupId } = this.o;
+    const { bus, topics } = this.o;
     this.ownership.takeOver(await this.alertStore.latestByEntity());
     const { events, rejected } = this.ownership.accept(await bus.readToEnd(topics.entities, { partitions }));
     for (const r of rejected) await this.writer.deadLetter(r.record, r.reason, DEAD_LETTER_STAGE.entities);
-    const caught = this.merger
-      ? await takeOver(
-          {
-            bus,
-            quotesTopic: topics.quotes,
-            quoteGroupPrefix: `${groupId}.quotes.`,
-            ownQuoteGroup: this.quoteGroupId,
-            lookbackMs: this.o.lookbackMs,
-            params: this.o.params,
-            alertStore: this.alertStore,
-            contagion: this.contagion,
-            writesBook: partitions.includes(0),
-            logger: this.log,
-          },
-          events,
-          this.merger.position(),
-          this.loop.clockMs,
-        )
-      : null;
-    let adopted: readonly StepEvent[] = events;
-    if (caught) {
-      await this.writer.submit(caught.outputs, [], null);
-      const first = new Set<string>();
-      adopted = events.map((e) => {
-        if (e.kind !== 'entity' || e.entity === null || first.has(e.id)) return e;
-        first.add(e.id);
-        const carried = caught.carried.get(e.id);
-        return { ...e, statuses: caught.statuses.get(e.id) ?? [], ...(carried === undefined ? {} : { carried }) };
-      });
-    }
-    await this.loop.apply(adopted);
+    const caught = this.merger ? await takeOver(this.takeover, events, { position: this.merger.position(), clockMs: this.loop.clockMs, writesBook: partitions.includes(0) }) : null;
+    if (caught) await this.writer.submit(caught.outputs, [], null);
+    await this.loop.apply(caught ? joining(events, caught) : events);
     this.log.info({ entities: new Set(events.map((e) => (e.kind === 'entity' ? e.id : ''))).size, replayed: caught !== null }, 'entities taken over');
   }
 
@@ -292,38 +277,6 @@ export class Processor {
     if (records.length === 0) return;
     await this.writer.publishAfterInFlight(records);
     this.log.info({ alertStates: records.length }, 'alert statuses handed over');
-  }
-
-  /**
-   * The quotes topic's end offsets, bounded: a lookup that never answers must not hold the queue
-   * (and with it the consumers' batches) hostage; the next drain asks again.
-   */
-  private async quoteEndOffsets(): Promise<TopicOffset[] | 'timeout'> {
-    let t: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), END_OFFSET_TIMEOUT_MS)));
-      const end = await Promise.race([this.o.bus.endOffsets(this.o.topics.quotes), timeout]);
-      if (end === 'timeout') this.log.warn({ topic: this.o.topics.quotes }, 'end offsets lookup timed out; asking again');
-      return end;
-    } finally {
-      clearTimeout(t);
-    }
-  }
-
-  /** Consumer lag per quote partition: end offset minus the offset this instance has processed to. */
-  private async updateLag(): Promise<void> {
-    if (this.stopping) return;
-    try {
-      const end = await this.o.bus.endOffsets(this.o.topics.quotes);
-      const done = new Map(this.writer.processedOffsets().map((c) => [c.partition, BigInt(c.offset)]));
-      for (const e of end) {
-        const lag = BigInt(e.offset) - (done.get(e.partition) ?? 0n);
-        this.metrics.lag.set({ topic: this.o.topics.quotes, partition: String(e.partition) }, Number(lag < 0n ? 0n : lag));
-      }
-    } catch (e) {
-      // a metric only: the next round tries again
-      this.log.debug({ err: e }, 'consumer lag not updated');
-    }
   }
 
   /**

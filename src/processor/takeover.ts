@@ -123,8 +123,6 @@ export interface TakeoverOptions {
   readonly alertStore: Pick<AlertStateStore, 'persistedAt' | 'latestHandovers'>;
   /** The running contagion stage (null: contagion off): the replay runs a fork of it. */
   readonly contagion: ContagionStage | null;
-  /** The entity partitions taken over include partition 0: the replay writes the book's contagion points too. */
-  readonly writesBook: boolean;
   readonly logger: Logger;
 }
 
@@ -139,7 +137,8 @@ export interface Position {
  * another instance's quote group at or behind this position (this position when there is none), no
  * further back than the look-back window.
  */
-export async function takeOver(o: TakeoverOptions, entities: readonly StepEvent[], position: Position, clockMs: number | null): Promise<CatchUpResult | null> {
+export async function takeOver(o: TakeoverOptions, entities: readonly StepEvent[], at: { readonly position: Position; readonly clockMs: number | null; readonly writesBook: boolean }): Promise<CatchUpResult | null> {
+  const { position, clockMs } = at;
   if (entities.length === 0 || position.next.size === 0) return null;
   const start = await catchUpStart(o, position, clockMs);
   const { checkpointTs, lookback } = await readLookback({ bus: o.bus, topic: o.quotesTopic, lookbackMs: o.lookbackMs, logger: o.logger }, start);
@@ -156,7 +155,7 @@ export async function takeOver(o: TakeoverOptions, entities: readonly StepEvent[
   }
   let stage: ContagionStage | null = null;
   if (o.contagion !== null) {
-    stage = o.contagion.fork({ owns: (e) => ids.has(e), writesBook: () => o.writesBook });
+    stage = o.contagion.fork({ owns: (e) => ids.has(e), writesBook: () => at.writesBook });
     stage.restore(await o.alertStore.persistedAt(checkpointTs, o.params.emitIntervalMs, () => true));
   }
   const result = catchUp({ params: o.params, entities, lookback, persisted, gap, handedOver, clockMs, stage });
@@ -183,4 +182,15 @@ async function catchUpStart(o: TakeoverOptions, position: Position, clockMs: num
     }
   }
   return [...start].map(([partition, offset]) => ({ partition, offset: offset.toString() })).sort((a, b) => a.partition - b.partition);
+}
+
+/** The entity events with the replay's statuses and last-written figures on each entity's first one (StepEvent `entity`). */
+export function joining(events: readonly StepEvent[], caught: CatchUpResult): StepEvent[] {
+  const first = new Set<string>();
+  return events.map((e) => {
+    if (e.kind !== 'entity' || e.entity === null || first.has(e.id)) return e;
+    first.add(e.id);
+    const carried = caught.carried.get(e.id);
+    return { ...e, statuses: caught.statuses.get(e.id) ?? [], ...(carried === undefined ? {} : { carried }) };
+  });
 }

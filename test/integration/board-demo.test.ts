@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { serviceEnv, uniquePrefix } from '../support/services.ts';
-import { replayEntitiesTopicSpec, replayTopicSpec, topicNames, topicSpecs } from '../../src/bus/topics.ts';
-import { kafkaBus } from '../support/pipeline.ts';
+import { topicNames } from '../../src/bus/topics.ts';
 import { FIELD, MEASUREMENT, TAG } from '../../src/sink/measurements.ts';
 import { STATUS } from '../../src/domain/valuation/valuation-types.ts';
 
@@ -126,15 +125,6 @@ beforeAll(async () => {
   config = join(dir, 'demo.yaml');
   // a consumer group of its own: the services are shared with other tests and runs
   writeFileSync(config, `processor:\n  groupId: ${prefix}\n`);
-  // The run's topics, made beforehand: `ccm run --mode demo` on a fresh prefix fails at its second
-  // ensureTopics (the demo's replay.demo.* topics, right after the first call created the others)
-  // with kafkajs's "This server does not host this topic-partition" (a bug of src/bus, reported).
-  const bus = kafkaBus(env);
-  try {
-    await bus.ensureTopics([...topicSpecs(`${prefix}.`, { quotePartitions: 6, entityPartitions: 6 }), replayTopicSpec(`${prefix}.`, 'demo'), replayEntitiesTopicSpec(`${prefix}.`, 'demo')]);
-  } finally {
-    await bus.close();
-  }
   const free = createServer();
   await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
   port = (free.address() as { port: number }).port;

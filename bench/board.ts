@@ -9,6 +9,7 @@ import { MemorySink } from '../src/sink/memory-sink.ts';
 import { Processor } from '../src/processor/processor.ts';
 import { flush, initialState, step, type ProcessorState } from '../src/domain/step/step.ts';
 import type { StepOutput } from '../src/domain/step/step-types.ts';
+import { boardRoutes } from '../src/board/board-wiring.ts';
 import { startHttpServer } from '../src/server/http-server.ts';
 import { BoardState } from '../src/board/board-state.ts';
 import { BoardServer } from '../src/board/board-server.ts';
@@ -143,8 +144,7 @@ async function serveBoard(state: BoardState, flushMs?: number): Promise<{ board:
     port: 0,
     registries: [],
     ready: () => true,
-    routes: (req, res) => board.handle(req, res),
-    upgrade: (req, socket, head) => board.upgrade(req, socket, head),
+    ...boardRoutes(board),
   });
   return {
     board,

@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { boardPage } from './board-page.ts';
 import { BoardServer, isLoopback } from './board-server.ts';
 import type { BoardState } from './board-state.ts';
@@ -12,4 +14,15 @@ export function newBoardServer(state: BoardState, address: string, env: NodeJS.P
 export function boardUrl(serverUrl: string, env: NodeJS.ProcessEnv = process.env): string {
   const token = env.CCM_BOARD_TOKEN;
   return `${serverUrl}/${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+}
+
+/** The board's routes for the HTTP server of a command (`/` and `/ws`; null: no board, every request falls through). */
+export function boardRoutes(board: BoardServer | null): {
+  routes: (req: IncomingMessage, res: ServerResponse) => boolean;
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+} {
+  return {
+    routes: (req, res) => board?.handle(req, res) ?? false,
+    upgrade: (req, socket, head) => board?.upgrade(req, socket, head) ?? false,
+  };
 }

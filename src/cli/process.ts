@@ -11,7 +11,7 @@ import { replayRunOf } from '../bus/topics.ts';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
 import { probeServices } from './probe.ts';
 import { BoardState } from '../board/board-state.ts';
-import { boardUrl, newBoardServer } from '../board/board-wiring.ts';
+import { boardRoutes, boardUrl, newBoardServer } from '../board/board-wiring.ts';
 
 /**
  * `ccm process [--config FILE] [--run NAME] [--instance ID] [--no-ticks] [--until-end]`: the
@@ -95,8 +95,7 @@ async function processCommand(values: ProcessOptions): Promise<number> {
   const boardServer = config.http.enabled ? newBoardServer(board, config.http.address) : null;
   const http = config.http.enabled
     ? await startHttpServer({
-        routes: (req, res) => boardServer?.handle(req, res) ?? false,
-        upgrade: (req, socket, head) => boardServer?.upgrade(req, socket, head) ?? false,
+        ...boardRoutes(boardServer),
         address: config.http.address,
         port: config.http.port,
         registries: [processor.metrics.registry, ...(notifier ? [notifier.registry] : [])],

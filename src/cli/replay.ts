@@ -12,7 +12,7 @@ import { MonitorError, ErrorCode } from '../domain/errors.ts';
 import { probeServices } from './probe.ts';
 import { terminalLogger } from './terminal-log.ts';
 import { BoardState } from '../board/board-state.ts';
-import { boardUrl, newBoardServer } from '../board/board-wiring.ts';
+import { boardRoutes, boardUrl, newBoardServer } from '../board/board-wiring.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { onTerminate } from './common.ts';
 import type { StepOutput } from '../domain/step/step-types.ts';
@@ -93,8 +93,7 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
           port: config.http.port,
           registries: [],
           ready: () => true,
-          routes: (req, res) => boardServer.handle(req, res),
-          upgrade: (req, socket, head) => boardServer.upgrade(req, socket, head),
+          ...boardRoutes(boardServer),
         })
       : null;
   if (http) console.error(`board: ${boardUrl(http.url)}`);

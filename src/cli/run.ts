@@ -22,7 +22,7 @@ import { replayEntitiesTopicSpec, replayTopicSpec } from '../bus/topics.ts';
 import { probeServices } from './probe.ts';
 import { terminalLogger } from './terminal-log.ts';
 import { BoardState } from '../board/board-state.ts';
-import { boardUrl, newBoardServer } from '../board/board-wiring.ts';
+import { boardRoutes, boardUrl, newBoardServer } from '../board/board-wiring.ts';
 
 /**
  * `ccm run [--config FILE] [--mode auto|live|demo] [--for-seconds N] [--no-table]`: ingest, bus,
@@ -149,8 +149,7 @@ async function run(values: RunOptions): Promise<number> {
         port: config.http.port,
         registries: ingestor ? [processor.metrics.registry, ingestor.metrics.registry] : [processor.metrics.registry],
         ready: async () => processor.isReady() && (await sink.ping()),
-        routes: (req, res) => boardServer?.handle(req, res) ?? false,
-        upgrade: (req, socket, head) => boardServer?.upgrade(req, socket, head) ?? false,
+        ...boardRoutes(boardServer),
       })
     : null;
   if (http) console.error(`board: ${boardUrl(http.url)} (read-only; /healthz and /metrics beside it)`);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
+import { boardRoutes } from '../../src/board/board-wiring.ts';
 import { startHttpServer } from '../../src/server/http-server.ts';
 import { BoardState } from '../../src/board/board-state.ts';
 import { BoardServer, DROP_BUFFERED_BYTES, MAX_BUFFERED_BYTES } from '../../src/board/board-server.ts';
@@ -36,8 +37,7 @@ beforeAll(async () => {
     port: 0,
     registries: [],
     ready: () => true,
-    routes: (req, res) => board.handle(req, res),
-    upgrade: (req, socket, head) => board.upgrade(req, socket, head),
+    ...boardRoutes(board),
   });
 });
 

@@ -20,7 +20,7 @@ import type { StepOutput } from '../../src/domain/step/step-types.ts';
 import type { Valuation } from '../../src/domain/valuation/valuation-types.ts';
 import { startHttpServer } from '../../src/server/http-server.ts';
 import { BoardState, bookRowOf } from '../../src/board/board-state.ts';
-import { newBoardServer } from '../../src/board/board-wiring.ts';
+import { boardRoutes, newBoardServer } from '../../src/board/board-wiring.ts';
 import type { BoardServer } from '../../src/board/board-server.ts';
 import type { ServerMessage } from '../../src/board/protocol.ts';
 import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
@@ -61,8 +61,7 @@ async function serve(p: number): Promise<void> {
     port: p,
     registries: [],
     ready: () => true,
-    routes: (req, res) => board.handle(req, res),
-    upgrade: (req, socket, head) => board.upgrade(req, socket, head),
+    ...boardRoutes(board),
   });
   port = Number(new URL(http.url).port);
 }

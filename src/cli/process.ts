@@ -74,6 +74,7 @@ async function processCommand(values: ProcessOptions): Promise<number> {
     groupId: config.processor.groupId,
     instanceId: values.instance ?? config.processor.instanceId,
     lookbackMs: config.processor.lookbackMs,
+    contagion: config.processor.contagion,
     maxLatenessMs: config.processor.maxLatenessMs,
     ticks: ticks ? { intervalMs: config.processor.tickMs, now: () => Date.now() } : undefined,
     startFrom: ticks ? 'lookback' : 'earliest',

@@ -133,6 +133,7 @@ async function run(values: RunOptions): Promise<number> {
     groupId: config.processor.groupId,
     instanceId: config.processor.instanceId,
     lookbackMs: config.processor.lookbackMs,
+    contagion: config.processor.contagion,
     maxLatenessMs: config.processor.maxLatenessMs,
     ticks: { intervalMs: config.processor.tickMs, now: clock },
     startFrom: simulated ? 'earliest' : 'lookback',

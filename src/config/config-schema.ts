@@ -82,6 +82,8 @@ export const ConfigSchema = z.strictObject({
       maxAheadMs: z.number().int().positive().default(300_000),
       /** Look-back window replayed on restart (at least the largest staleAfter). */
       lookbackMs: z.number().int().positive().default(2 * 24 * 3600 * 1000),
+      /** The book-level fire-sale cascade at window closes (docs/valuation.md "Contagion"); off saves its copy of the whole book. */
+      contagion: z.boolean().default(true),
       emitIntervalMs: z.number().int().positive().default(DOMAIN_DEFAULTS.emitIntervalMs),
     })
     .prefault({}),

@@ -1,3 +1,4 @@
+import { until as poll } from '../support/poll.ts';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,13 +39,8 @@ let port = 0;
 let child: { proc: ChildProcessWithoutNullStreams; out: () => string; exited: Promise<number | null>; closed: () => boolean } | null = null;
 let config = '';
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${child ? `; ccm run said: ${child.out().slice(-2000)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> =>
+  poll(what, cond, { timeoutMs, intervalMs: 100, detail: () => (child ? `ccm run said: ${child.out().slice(-2000)}` : '') });
 
 function startDemo(): NonNullable<typeof child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/ccm.ts', 'run', '--mode', 'demo', '--no-table', '--config', config], {

@@ -1,3 +1,4 @@
+import { until as poll } from '../support/poll.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
@@ -46,13 +47,7 @@ afterAll(async () => {
   await http?.close();
 });
 
-async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> => poll(what, cond, { timeoutMs });
 
 const open = (): Promise<{ ws: WebSocket; messages: ServerMessage[] }> =>
   new Promise((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { until as poll } from '../support/poll.ts';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -66,13 +67,7 @@ async function serve(p: number): Promise<void> {
   port = Number(new URL(http.url).port);
 }
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> => poll(what, cond, { timeoutMs });
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });

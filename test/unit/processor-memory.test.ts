@@ -1,3 +1,4 @@
+import { until as poll } from '../support/poll.ts';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
@@ -79,13 +80,7 @@ async function publishedAlerts(bus: MemoryBus): Promise<AlertEvent[]> {
 
 const foldAlerts = (outputs: readonly StepOutput[]) => outputs.filter((o): o is Extract<StepOutput, { kind: 'alert' }> => o.kind === 'alert').map(({ kind: _k, ...a }) => a);
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> => poll(what, cond, { timeoutMs });
 
 describe('the processor on the in-memory bus', () => {
   it('writes the points and publishes the alert events of the in-memory fold', async () => {

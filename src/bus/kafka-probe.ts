@@ -1,5 +1,6 @@
 import type * as tls from 'node:tls';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { within } from '../deadline.ts';
 
 /**
  * One quick question to the brokers before a command starts its clients: kafkajs's own retries
@@ -29,14 +30,10 @@ export async function probeKafka(o: KafkaProbeOptions): Promise<void> {
     logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin({ retry: { retries: 0 } });
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      admin.connect().then(() => admin.describeCluster()),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs))),
-    ]);
+    const answer = await within(timeoutMs, admin.connect().then(() => admin.describeCluster()));
+    if (answer === 'timeout') throw new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`);
   } finally {
-    clearTimeout(timer);
     await admin.disconnect().catch(() => undefined);
   }
 }

@@ -1,5 +1,7 @@
 import { loadConfig } from '../config/load-config.ts';
 import type { Config } from '../config/config-schema.ts';
+import { within } from '../deadline.ts';
+import type { Logger } from '../logger.ts';
 
 /** Shared helpers of the CLI commands: config loading, termination, deadlines. */
 export async function loadCommandConfig(configPath: string | undefined): Promise<Config> {
@@ -20,12 +22,21 @@ export function onTerminate(): Promise<string> {
 }
 
 /** Runs `fn` but gives up after `ms` (shutdown must finish within 10 s). */
-export async function withDeadline<T>(ms: number, fn: () => Promise<T>): Promise<T | 'timeout'> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms)));
-  try {
-    return await Promise.race([fn(), timeout]);
-  } finally {
-    clearTimeout(t);
+export function withDeadline<T>(ms: number, fn: () => Promise<T>): Promise<T | 'timeout'> {
+  return within(ms, fn());
+}
+
+/**
+ * A command's shutdown, step by step in order: a step that fails is logged and the next one runs.
+ * What a command's exit code says (its results written and committed) is decided before these
+ * steps (processor.stop() commits); a client that fails to close after that is a warning, not exit 1.
+ */
+export async function closeInOrder(log: Pick<Logger, 'warn'>, steps: ReadonlyArray<readonly [string, () => Promise<void> | void]>): Promise<void> {
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (err) {
+      log.warn({ err, step: name }, `${name}: did not close cleanly`);
+    }
   }
 }

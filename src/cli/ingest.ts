@@ -6,7 +6,7 @@ import { buildIngestor } from './ingest-wiring.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { buildBus, buildSink, buildTopics } from './wiring.ts';
 import type { Command } from 'commander';
-import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
+import { closeInOrder, loadCommandConfig, onTerminate, withDeadline } from './common.ts';
 import { addConfigOption, positiveNumber, type CommandAction } from './options.ts';
 
 /**
@@ -64,14 +64,16 @@ async function ingest(values: IngestOptions): Promise<number> {
   const deadline = forSeconds === null ? new Promise<string>(() => undefined) : new Promise<string>((r) => setTimeout(() => r('time'), forSeconds * 1000).unref());
   const why = await Promise.race([terminated, deadline]);
   log.info({ why }, 'stopping');
-  const r = await withDeadline(9000, async () => {
-    clearInterval(feedTimer);
-    await ingestor.stop();
-    await writeFeed();
-    await http?.close();
-    await sink.close();
-    await bus.close();
-  });
+  clearInterval(feedTimer);
+  const r = await withDeadline(9000, () =>
+    closeInOrder(log, [
+      ['ingestor', () => ingestor.stop()],
+      ['feed points', () => writeFeed()],
+      ['http', async () => http?.close()],
+      ['influx', () => sink.close()],
+      ['kafka', () => bus.close()],
+    ]),
+  );
   if (r === 'timeout') log.warn('shutdown took longer than 9 s');
   return ingestor.failedPublishes > 0 ? 1 : 0;
 }

@@ -5,7 +5,7 @@ import { Processor } from '../processor/processor.ts';
 import { WebhookNotifier, webhookSettings } from '../notify/index.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import type { Command } from 'commander';
-import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
+import { closeInOrder, loadCommandConfig, onTerminate, withDeadline } from './common.ts';
 import { addConfigOption, type CommandAction } from './options.ts';
 import { replayRunOf } from '../bus/topics.ts';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
@@ -114,14 +114,17 @@ async function processCommand(values: ProcessOptions): Promise<number> {
     ...(notifier ? [notifier.failed.then(() => 'webhook notifier failed')] : []),
   ]);
   logger.info({ component: 'process', why }, 'stopping');
-  const r = await withDeadline(9000, async () => {
-    await notifier?.stop();
-    await processor.stop();
-    boardServer?.close();
-    await http?.close();
-    await sink.close();
-    await bus.close();
-  });
+  const log = logger.child({ component: 'process' });
+  const r = await withDeadline(9000, () =>
+    closeInOrder(log, [
+      ['webhook notifier', async () => notifier?.stop()],
+      ['processor', () => processor.stop()],
+      ['board', () => boardServer?.close()],
+      ['http', async () => http?.close()],
+      ['influx', () => sink.close()],
+      ['kafka', () => bus.close()],
+    ]),
+  );
   const code = failedComponent() === null ? 0 : 1;
   if (r === 'timeout') {
     // Offsets are committed by processor.stop() before the clients close; what is still open

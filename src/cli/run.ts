@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { loadCatalog, loadSheets } from '../config/load-sheets.ts';
 import { buildBus, buildParams, buildSink, buildTopics } from './wiring.ts';
 import type { Command } from 'commander';
-import { loadCommandConfig, onTerminate, withDeadline } from './common.ts';
+import { closeInOrder, loadCommandConfig, onTerminate, withDeadline } from './common.ts';
 import { addConfigOption, integer, oneOf, positiveNumber, scenarioHelp, type CommandAction } from './options.ts';
 import { publishEntities } from '../bus/publish-entities.ts';
 import { Processor, type ProcessorTopics } from '../processor/processor.ts';
@@ -166,16 +166,18 @@ async function run(values: RunOptions): Promise<number> {
   if (screen) process.stdout.write(`\x1b[H\x1b[2J\x1b[?25h`);
   if (showTable) console.log(table.render());
   if (logFile !== null) console.error(`logs: ${logFile}`);
-  const r = await withDeadline(9000, async () => {
-    simulated?.stop();
-    if (feedTimer) clearInterval(feedTimer);
-    await ingestor?.stop();
-    await processor.stop();
-    boardServer?.close();
-    await http?.close();
-    await sink.close();
-    await bus.close();
-  });
+  if (feedTimer) clearInterval(feedTimer);
+  const r = await withDeadline(9000, () =>
+    closeInOrder(log, [
+      ['simulator', () => simulated?.stop()],
+      ['ingestor', async () => ingestor?.stop()],
+      ['processor', () => processor.stop()],
+      ['board', () => boardServer?.close()],
+      ['http', async () => http?.close()],
+      ['influx', () => sink.close()],
+      ['kafka', () => bus.close()],
+    ]),
+  );
   if (r === 'timeout') log.warn('shutdown took longer than 9 s');
   return processor.error ? 1 : 0;
 }

@@ -10,6 +10,7 @@ import { LatestPrices } from './latest-prices.ts';
 import { redactText, redactValue } from '../redact.ts';
 import { Backoff, sleep } from './backoff.ts';
 import { Spool, type SpoolOptions } from './spool.ts';
+import { within } from '../deadline.ts';
 
 /**
  * Runs a set of QuoteSources: every quote passes the edge check (check-quote.ts, "now" from the
@@ -109,15 +110,11 @@ export class Ingestor {
   async stop(): Promise<void> {
     await Promise.all(this.o.sources.map((s) => s.stop().catch((err: unknown) => this.o.logger?.error({ err, source: s.name }, 'source stop failed'))));
     const drainMs = this.o.stopDrainMs ?? 5000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
-    clearTimeout(timer);
+    await within(drainMs, this.flush());
     this.stopping.abort();
     this.wake?.();
     // a publish in flight may be inside kafkajs's own retries (minutes): do not wait for it
-    let waitTimer: NodeJS.Timeout | undefined;
-    await Promise.race([this.sender, new Promise<void>((r) => (waitTimer = setTimeout(r, STOP_SENDER_WAIT_MS)))]);
-    clearTimeout(waitTimer);
+    if (this.sender) await within(STOP_SENDER_WAIT_MS, this.sender);
     if (this.spool.size > 0) {
       this.o.logger?.warn({ records: this.spool.size, dir: this.o.spool?.dir ?? null }, 'Kafka did not take every record before the stop; they stay in the spool for the next start');
       this.spool.persist();

@@ -1,5 +1,6 @@
 import type { LogReader, TopicOffset } from '../bus/bus.ts';
 import type { Logger } from '../logger.ts';
+import { within } from '../deadline.ts';
 import type { ProcessorMetrics } from './processor-metrics.ts';
 import { END_OFFSET_TIMEOUT_MS } from './processor-options.ts';
 
@@ -8,15 +9,9 @@ import { END_OFFSET_TIMEOUT_MS } from './processor-options.ts';
  * (and with it the consumers' batches) hostage; the next drain asks again.
  */
 export async function quoteEndOffsets(bus: Pick<LogReader, 'endOffsets'>, topic: string, log: Logger): Promise<TopicOffset[] | 'timeout'> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    const timeout = new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), END_OFFSET_TIMEOUT_MS)));
-    const end = await Promise.race([bus.endOffsets(topic), timeout]);
-    if (end === 'timeout') log.warn({ topic }, 'end offsets lookup timed out; asking again');
-    return end;
-  } finally {
-    clearTimeout(t);
-  }
+  const end = await within(END_OFFSET_TIMEOUT_MS, bus.endOffsets(topic));
+  if (end === 'timeout') log.warn({ topic }, 'end offsets lookup timed out; asking again');
+  return end;
 }
 
 export interface LagOptions {

@@ -1,8 +1,9 @@
 import type { Market } from '../market/market.ts';
-import type { DomainParams } from '../params.ts';
+import { REVALUATION, type DomainParams } from '../params.ts';
 import type { SheetVersion } from '../sheet/sheet.ts';
 import { facilityOutstanding, valueEntity } from '../valuation/valuation.ts';
-import type { FacilityStatus, Valuation } from '../valuation/valuation-types.ts';
+import { compileEntity, valueCompiled } from '../valuation/compiled.ts';
+import type { FacilityStatus } from '../valuation/valuation-types.ts';
 
 /**
  * Fire-sale contagion over the whole book (shared/DOMAIN.md "Fire-sale contagion"; the decisions
@@ -91,8 +92,14 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
   const forced = new Set(options.forcedDefaults ?? []);
   const outstanding = book.map((s) => facilityOutstanding(s, atMs));
   const seizable = book.map((s, e) => seizableUnits(s, outstanding[e]));
-  const value = (factor: ReadonlyMap<string, number> | undefined): Valuation[] =>
-    book.map((s) => valueEntity(s, market, atMs, params, { stress: false, ...(factor === undefined ? {} : { resaleFactor: factor }) }));
+  // Each round values the whole book at a market with scaled resale indexes: from each sheet's
+  // compiled form (compiled once, a few operations per pledge a round), or, on the reference path,
+  // by the readable full valuation; the two give the same doubles (test/unit/contagion-paths.test.ts).
+  const compiled = params.revaluation === REVALUATION.reference ? null : book.map((s) => compileEntity(s, market, atMs, params));
+  const value = (factor: ReadonlyMap<string, number> | undefined): CascadeValue[] =>
+    compiled !== null
+      ? compiled.map((c) => valueCompiled(c, factor))
+      : book.map((s) => valueEntity(s, market, atMs, params, { stress: false, ...(factor === undefined ? {} : { resaleFactor: factor }) }));
 
   const before = value(undefined);
   const defaultRound = new Array<number | null>(book.length).fill(null);
@@ -203,8 +210,14 @@ export function seizableUnits(sheet: SheetVersion, outstanding: readonly number[
   return units;
 }
 
+/** What the cascade reads of an entity's valuation at a round's market. */
+interface CascadeValue {
+  readonly ltv: number | null;
+  readonly facilities: ReadonlyArray<{ readonly id: string; readonly ltv: number | null; readonly status: FacilityStatus; readonly liquidationValue: number | null }>;
+}
+
 /** The first facility at `liquidation` in this valuation, as the cause of the entity's default; null if none. */
-function liquidationCause(sheet: SheetVersion, v: Valuation): DefaultCause | null {
+function liquidationCause(sheet: SheetVersion, v: CascadeValue): DefaultCause | null {
   for (let i = 0; i < v.facilities.length; i++) {
     const f = v.facilities[i];
     if (f.status === 'liquidation') return { kind: 'liquidation', facility: f.id, ltv: f.ltv, ltvLiquidation: sheet.facilities[i].covenants.ltvLiquidation ?? null };

@@ -80,6 +80,18 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** A chunk's outputs on one lane. */
+interface Part {
+  readonly outs: readonly StepOutput[];
+  readonly entry: InFlight;
+}
+
+/** Parts written by one lane operation. */
+interface Batch {
+  readonly parts: Part[];
+  readonly written: Promise<void>;
+}
+
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 /** `sink` and `publish` carry the bulk of a chunk (and dead letters); the alert lanes the outputs `alertLane` picks. */
@@ -95,6 +107,8 @@ export class WritePipeline {
   private acknowledged = 0;
   private points = 0;
   private peakPoints = 0;
+  /** Per lane, the batch queued and not yet started, which the next chunk's part joins. */
+  private readonly joinable: Partial<Record<Lane, Batch>> = {};
   /** Submits waiting for room (the back-pressure holding the stepping). */
   private waiting = 0;
   /** Resolved (and replaced) whenever points are written or a chunk leaves: what a waiting submit awaits. */
@@ -158,8 +172,8 @@ export class WritePipeline {
     const written: Array<Promise<void>> = [];
     for (const [lanes, outs] of [[BULK, bulk], [ALERT, alerts]] as const) {
       if (outs.length === 0) continue;
-      written.push(this.onLane(lanes.sink, () => this.writeSlices(outs, entry)));
-      if (this.o.publish) written.push(this.onLane(lanes.publish, () => this.publishSlices(outs)));
+      written.push(this.onLaneJoined(lanes.sink, { outs, entry }, (parts) => this.writeSlices(parts)));
+      if (this.o.publish) written.push(this.onLaneJoined(lanes.publish, { outs, entry }, (parts) => this.publishSlices(parts)));
     }
     const previous = this.acked;
     const done = Promise.all([previous, ...written]).then(async () => {
@@ -176,6 +190,32 @@ export class WritePipeline {
       },
     );
     this.inFlight.push(entry);
+  }
+
+  /**
+   * Writes a chunk's part on a lane, joined with the parts of the chunks submitted after it while
+   * the lane was busy: the lane then makes one write of all of them (a slice at a time) instead of
+   * one per chunk, so a lane that falls behind (InfluxDB slow under a close) catches up in fewer,
+   * bigger writes, and an alert waits for one write ahead of it, not for one per chunk. The order
+   * of the outputs on the lane is the order they were submitted in either way.
+   */
+  private onLaneJoined(lane: Lane, part: Part, write: (parts: readonly Part[]) => Promise<void>): Promise<void> {
+    const open = this.joinable[lane];
+    if (open) {
+      open.parts.push(part);
+      return open.written;
+    }
+    const parts: Part[] = [part];
+    const batch: Batch = {
+      parts,
+      written: this.onLane(lane, () => {
+        // started: later parts make a batch of their own
+        if (this.joinable[lane] === batch) this.joinable[lane] = undefined;
+        return write(parts);
+      }),
+    };
+    this.joinable[lane] = batch;
+    return batch.written;
   }
 
   /** Whether a chunk of this weight must wait: a bound is reached (a chunk always starts when nothing is in flight). */
@@ -215,6 +255,8 @@ export class WritePipeline {
    * keeps the one-publish-at-a-time order of the producer). Throws if the lane has failed.
    */
   onLane(lane: Lane, fn: () => Promise<void>): Promise<void> {
+    // what is submitted after this write must be written after it: no joining a batch queued before
+    this.joinable[lane] = undefined;
     const p = this.lanes[lane].then(() => {
       if (this.error) throw this.error;
       return fn();
@@ -260,35 +302,42 @@ export class WritePipeline {
     this.o.onError?.(e);
   }
 
-  /** Makes and writes the points of these outputs a slice at a time; each slice written leaves the chunk's count. */
-  private async writeSlices(outputs: readonly StepOutput[], entry: InFlight): Promise<void> {
+  /** Makes and writes the points of these parts a slice at a time; each slice written leaves its chunks' counts. */
+  private async writeSlices(parts: readonly Part[]): Promise<void> {
     let points: Point[] = [];
-    let weight = 0;
-    for (const out of outputs) {
-      for (const p of this.o.toPoints(out)) points.push(p);
-      weight += this.weightOf(out);
-      if (points.length >= this.o.slicePoints) {
-        await this.o.writePoints(points);
-        this.release(entry, weight);
-        points = [];
-        weight = 0;
+    let owed = new Map<InFlight, number>();
+    const settle = () => {
+      for (const [entry, n] of owed) this.release(entry, n);
+      points = [];
+      owed = new Map();
+    };
+    for (const { outs, entry } of parts) {
+      for (const out of outs) {
+        for (const p of this.o.toPoints(out)) points.push(p);
+        owed.set(entry, (owed.get(entry) ?? 0) + this.weightOf(out));
+        if (points.length >= this.o.slicePoints) {
+          await this.o.writePoints(points);
+          settle();
+        }
       }
     }
     if (points.length > 0) await this.o.writePoints(points);
-    this.release(entry, weight);
+    settle();
   }
 
-  private async publishSlices(outputs: readonly StepOutput[]): Promise<void> {
+  private async publishSlices(parts: readonly Part[]): Promise<void> {
     const publish = this.o.publish;
     if (!publish) return;
     let records: ProduceRecord[] = [];
-    for (const out of outputs) {
-      const r = this.o.toRecord(out);
-      if (r === null) continue;
-      records.push(r);
-      if (records.length >= this.o.sliceRecords) {
-        await publish(records);
-        records = [];
+    for (const { outs } of parts) {
+      for (const out of outs) {
+        const r = this.o.toRecord(out);
+        if (r === null) continue;
+        records.push(r);
+        if (records.length >= this.o.sliceRecords) {
+          await publish(records);
+          records = [];
+        }
       }
     }
     if (records.length > 0) await publish(records);

@@ -31,9 +31,11 @@ const quotes = generateQuotes({ seed: 7, count: 4_000, startTs: T0, cadenceMs: 2
 }));
 const names = topicNames('t.');
 const topics = { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter };
-const BOUND = 600;
+const BOUND = 800;
+/** The close held: the first after 6 minutes, when the falling prices cross LTV lines every few dozen quotes. */
+const HOLD_FROM = T0 + 6 * 60_000;
 
-/** A sink that holds the first write of a window close's stress points until `release` (a slow InfluxDB under a close). */
+/** A sink that holds the first write of a window close's stress points (from HOLD_FROM) until `release` (a slow InfluxDB under a close). */
 class CloseHoldingSink extends MemorySink {
   held: { maxTs: number } | null = null;
   /** Alert points written while the close was held: [alert time, whether the close was still held]. */
@@ -43,8 +45,9 @@ class CloseHoldingSink extends MemorySink {
 
   override async write(points: readonly Point[]): Promise<void> {
     if (this.held !== null && !this.done) for (const p of points) if (p.measurement === MEASUREMENT.alert) this.alertsWhileHeld.push(p.ts);
-    if (this.held === null && points.some((p) => p.measurement === MEASUREMENT.stress)) {
-      this.held = { maxTs: Math.max(...points.map((p) => p.ts)) };
+    if (this.held === null && points.some((p) => p.measurement === MEASUREMENT.stress && p.ts >= HOLD_FROM)) {
+      // the close's time (the write may also hold price points of quotes stepped after it)
+      this.held = { maxTs: Math.max(...points.filter((p) => p.measurement === MEASUREMENT.stress).map((p) => p.ts)) };
       await new Promise<void>((r) => (this.open = r));
     }
     await super.write(points);

@@ -195,6 +195,40 @@ describe('write pipeline', () => {
     await p.idle();
   });
 
+  it('writes the chunks submitted while a lane is busy in one write, in their order', async () => {
+    const { p, log, holdSink } = harness({ maxInFlight: 10 });
+    const s1 = holdSink('1.0');
+    await p.submit(outs(1, 3), () => void log.acked.push(1));
+    await p.submit(outs(2, 2), () => void log.acked.push(2));
+    await p.submit(outs(3, 2), () => void log.acked.push(3));
+    await settle();
+    expect(log.sinkStarted).toEqual(['1.0']);
+    s1.open();
+    await p.idle();
+    // chunks 2 and 3 waited behind chunk 1 together: one write of their 4 points
+    expect(log.sinkStarted).toEqual(['1.0', '2.0']);
+    expect(log.pointSlices).toEqual([3, 4]);
+    expect(log.published).toEqual(['1.0', '1.1', '1.2', '2.0', '2.1', '3.0', '3.1']);
+    expect(log.acked).toEqual([1, 2, 3]);
+    expect(p.pointsInFlight).toBe(0);
+  });
+
+  it('never joins a chunk to a write queued before a write of its own on the lane (a dead letter)', async () => {
+    const { p, log, holdSink } = harness({ maxInFlight: 10 });
+    const s1 = holdSink('1.0');
+    await p.submit(outs(1, 1), () => void log.acked.push(1));
+    await p.submit(outs(2, 1), () => void log.acked.push(2));
+    const order: string[] = [];
+    const dl = p.onLane('sink', async () => void order.push(`dead letter after ${log.sinkDone.join(',')}`));
+    await p.submit(outs(3, 1), () => void log.acked.push(3));
+    s1.open();
+    await dl;
+    await p.idle();
+    expect(order).toEqual(['dead letter after 1.0,2.0']);
+    expect(log.sinkStarted).toEqual(['1.0', '2.0', '3.0']);
+    expect(log.acked).toEqual([1, 2, 3]);
+  });
+
   it('skips the publish lane when outputs are not published', async () => {
     const { p, log } = harness({ publish: null });
     await p.submit(outs(1, 2), () => void log.acked.push(1));

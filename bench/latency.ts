@@ -73,6 +73,12 @@ export interface LatencyResult {
   readonly quoteToAlert: Percentiles;
   readonly quoteToAlertPublished: Percentiles;
   readonly windowCloseToValuation: Percentiles;
+  /**
+   * What bounded the run: InfluxDB's acknowledged points and the wall time spent in its writes
+   * (lanes overlap, so it can pass the run's length), the most points in flight, and how long the
+   * stepping waited for room (the back-pressure of the write path).
+   */
+  readonly write: { readonly sinkPoints: number; readonly sinkWriteMs: number; readonly peakPointsInFlight: number; readonly backPressuredMs: number };
   /** Issue 12 point 5: p99 quote -> alert at most 100 ms at 2,000 quotes/s and 1,000 entities (floor 250 ms). */
   readonly target: { readonly quoteToAlertP99Ms: 100; readonly floorMs: 250; readonly met: boolean; readonly floorMet: boolean };
   readonly machine: ServicesMachine;
@@ -186,6 +192,7 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
     await sleep(emitIntervalMs + 1500);
     await processor.stop();
     if (processor.error) throw processor.error;
+    const load = processor.writeLoad();
     const idx = stats(quoteToIndex());
     const alert = stats(toAlert);
     const val = stats(toValuation);
@@ -199,6 +206,7 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
       quoteToAlert: alert,
       quoteToAlertPublished: stats(toAlertPublished),
       windowCloseToValuation: val,
+      write: { sinkPoints: sink.points, sinkWriteMs: Math.round(sink.writeMs), peakPointsInFlight: load.peakPointsInFlight, backPressuredMs: load.backPressuredMs },
       target: { quoteToAlertP99Ms: 100, floorMs: 250, met: alert.p99Ms <= 100, floorMet: alert.p99Ms <= 250 },
       machine: endMachine(machine),
     };

@@ -114,9 +114,10 @@ export class OutputWriter {
   }
 
   /** What is in flight on the write path (the bounds of WriteBounds), and whether the stepping waits for room. */
-  load(): { chunksInFlight: number; pointsInFlight: number; peakPointsInFlight: number; backPressured: boolean } {
+  load(): { chunksInFlight: number; pointsInFlight: number; peakPointsInFlight: number; backPressured: boolean; backPressuredMs: number } {
     const p = this.pipeline;
-    return { chunksInFlight: p.inFlightCount, pointsInFlight: p.pointsInFlight, peakPointsInFlight: p.stats().peakPointsInFlight, backPressured: p.backPressured };
+    const { peakPointsInFlight, backPressuredMs } = p.stats();
+    return { chunksInFlight: p.inFlightCount, pointsInFlight: p.pointsInFlight, peakPointsInFlight, backPressured: p.backPressured, backPressuredMs };
   }
 
   get alertsWritten(): number {

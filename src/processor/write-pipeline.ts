@@ -111,6 +111,8 @@ export class WritePipeline {
   private readonly joinable: Partial<Record<Lane, Batch>> = {};
   /** Submits waiting for room (the back-pressure holding the stepping). */
   private waiting = 0;
+  /** Wall time (ms) the submits spent waiting for room, in all. */
+  private waitedMs = 0;
   /** Resolved (and replaced) whenever points are written or a chunk leaves: what a waiting submit awaits. */
   private room = signal();
 
@@ -139,9 +141,9 @@ export class WritePipeline {
     return this.waiting > 0;
   }
 
-  /** `peakPointsInFlight`: the most points ever in flight at once. */
-  stats(): { submitted: number; acknowledged: number; peakPointsInFlight: number } {
-    return { submitted: this.submitted, acknowledged: this.acknowledged, peakPointsInFlight: this.peakPoints };
+  /** `peakPointsInFlight`: the most points ever in flight at once; `backPressuredMs`: the time submits waited for room. */
+  stats(): { submitted: number; acknowledged: number; peakPointsInFlight: number; backPressuredMs: number } {
+    return { submitted: this.submitted, acknowledged: this.acknowledged, peakPointsInFlight: this.peakPoints, backPressuredMs: Math.round(this.waitedMs) };
   }
 
   /**
@@ -159,11 +161,13 @@ export class WritePipeline {
   private async start(outputs: readonly StepOutput[], onAcked: () => Promise<void> | void): Promise<void> {
     const { bulk, alerts } = this.split(outputs);
     const weight = Math.max(1, this.weigh(outputs));
+    const waitFrom = performance.now();
     while (this.error === null && this.mustWait(weight)) {
       this.waiting++;
       await this.room.promise;
       this.waiting--;
     }
+    this.waitedMs += performance.now() - waitFrom;
     if (this.error) throw this.error;
     this.submitted++;
     const entry: InFlight = { settled: Promise.resolve(), unwritten: weight };

@@ -18,6 +18,7 @@ import { buildParams } from '../../src/cli/wiring.ts';
 import { topicNames, type TopicNames } from '../../src/bus/topics.ts';
 import { publishEntities } from '../../src/bus/publish-entities.ts';
 import type { KafkaBus } from '../../src/bus/kafka-bus.ts';
+import { isMonitorError } from '../../src/domain/errors.ts';
 import type { InfluxSink } from '../../src/sink/influx-sink.ts';
 import type { ConsumedRecord, ProduceRecord } from '../../src/bus/bus.ts';
 import type { DomainParams } from '../../src/domain/params.ts';
@@ -142,10 +143,18 @@ export async function metricValue(c: Child, name: string): Promise<number> {
   return sum;
 }
 
-/** How many quote records a processor group has committed, over every partition. */
+/**
+ * How many quote records a processor group has committed, over every partition; -1 while Kafka
+ * cannot say (retriable: the group's coordinator moving after a broker restart), for a poll to ask again.
+ */
 export async function committedCount(bus: KafkaBus, group: string, topic: string): Promise<number> {
-  const c = await bus.committedOffsets(group, topic);
-  return c.reduce((s, x) => s + Math.max(0, Number(x.offset)), 0);
+  try {
+    const c = await bus.committedOffsets(group, topic);
+    return c.reduce((s, x) => s + Math.max(0, Number(x.offset)), 0);
+  } catch (e) {
+    if (isMonitorError(e) && e.retriable) return -1;
+    throw e;
+  }
 }
 
 export interface Stream {

@@ -2,7 +2,7 @@ import type { Market } from '../market/market.ts';
 import type { DomainParams } from '../params.ts';
 import type { SheetVersion } from '../sheet/sheet.ts';
 import { facilityOutstanding, valueEntity } from '../valuation/valuation.ts';
-import type { FacilityStatus, Valuation } from '../valuation/valuation-types.ts';
+import type { FacilityStatus, FacilityValuation, Valuation } from '../valuation/valuation-types.ts';
 
 /**
  * Fire-sale contagion over the whole book (shared/DOMAIN.md "Fire-sale contagion"; the decisions
@@ -91,8 +91,8 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
   const forced = new Set(options.forcedDefaults ?? []);
   const outstanding = book.map((s) => facilityOutstanding(s, atMs));
   const seizable = book.map((s, e) => seizableUnits(s, outstanding[e]));
-  const value = (factor: ReadonlyMap<string, number> | undefined): Valuation[] =>
-    book.map((s) => valueEntity(s, market, atMs, params, { stress: false, ...(factor === undefined ? {} : { resaleFactor: factor }) }));
+  const value = (factor: ReadonlyMap<string, number> | undefined): Valued[] =>
+    book.map((s) => valued(valueEntity(s, market, atMs, params, { stress: false, ...(factor === undefined ? {} : { resaleFactor: factor }) })));
 
   const before = value(undefined);
   const defaultRound = new Array<number | null>(book.length).fill(null);
@@ -203,8 +203,22 @@ export function seizableUnits(sheet: SheetVersion, outstanding: readonly number[
   return units;
 }
 
+/**
+ * What the cascade reads of an entity's valuation in a round. Each round values the whole book and
+ * `before` is held to the end: kept whole, two or three books of valuations (about 14 MB each at
+ * 10,000 entities) would be live at once during a window close, beside the close's own outputs.
+ */
+interface Valued {
+  readonly ltv: number | null;
+  readonly facilities: ReadonlyArray<Pick<FacilityValuation, 'id' | 'ltv' | 'status' | 'liquidationValue'>>;
+}
+
+function valued(v: Valuation): Valued {
+  return { ltv: v.ltv, facilities: v.facilities.map((f) => ({ id: f.id, ltv: f.ltv, status: f.status, liquidationValue: f.liquidationValue })) };
+}
+
 /** The first facility at `liquidation` in this valuation, as the cause of the entity's default; null if none. */
-function liquidationCause(sheet: SheetVersion, v: Valuation): DefaultCause | null {
+function liquidationCause(sheet: SheetVersion, v: Valued): DefaultCause | null {
   for (let i = 0; i < v.facilities.length; i++) {
     const f = v.facilities[i];
     if (f.status === 'liquidation') return { kind: 'liquidation', facility: f.id, ltv: f.ltv, ltvLiquidation: sheet.facilities[i].covenants.ltvLiquidation ?? null };

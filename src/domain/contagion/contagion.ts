@@ -1,8 +1,9 @@
 import type { Market } from '../market/market.ts';
-import type { DomainParams } from '../params.ts';
+import { REVALUATION, type DomainParams } from '../params.ts';
 import type { SheetVersion } from '../sheet/sheet.ts';
 import { facilityOutstanding, valueEntity } from '../valuation/valuation.ts';
-import type { FacilityStatus, Valuation } from '../valuation/valuation-types.ts';
+import { compileEntity, valueCompiled } from '../valuation/compiled.ts';
+import type { FacilityStatus } from '../valuation/valuation-types.ts';
 
 /**
  * Fire-sale contagion over the whole book (shared/DOMAIN.md "Fire-sale contagion"; the decisions
@@ -91,11 +92,16 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
   const forced = new Set(options.forcedDefaults ?? []);
   const outstanding = book.map((s) => facilityOutstanding(s, atMs));
   const seizable = book.map((s, e) => seizableUnits(s, outstanding[e]));
+  // Each round values the whole book at a market with scaled resale indexes: from each sheet's
+  // compiled form (compiled once, a few operations per pledge a round), or, on the reference path,
+  // by the readable full valuation; the two give the same doubles (test/unit/contagion-paths.test.ts).
+  const compiled = params.revaluation === REVALUATION.reference ? null : book.map((s) => compileEntity(s, market, atMs, params));
   const firstFacility = new Int32Array(book.length + 1);
   book.forEach((s, e) => (firstFacility[e + 1] = firstFacility[e] + s.facilities.length));
   const value = (factor: ReadonlyMap<string, number> | undefined): BookValues => {
     const values = new BookValues(firstFacility);
-    book.forEach((s, e) => values.set(e, valueEntity(s, market, atMs, params, { stress: false, ...(factor === undefined ? {} : { resaleFactor: factor }) })));
+    if (compiled !== null) compiled.forEach((c, e) => values.set(e, valueCompiled(c, factor)));
+    else book.forEach((s, e) => values.set(e, valueEntity(s, market, atMs, params, { stress: false, ...(factor === undefined ? {} : { resaleFactor: factor }) })));
     return values;
   };
   const before = value(undefined);
@@ -207,6 +213,12 @@ export function seizableUnits(sheet: SheetVersion, outstanding: readonly number[
   return units;
 }
 
+/** What the cascade reads of an entity's valuation at a round's market. */
+interface CascadeValue {
+  readonly ltv: number | null;
+  readonly facilities: ReadonlyArray<{ readonly id: string; readonly ltv: number | null; readonly status: FacilityStatus; readonly liquidationValue: number | null }>;
+}
+
 /** Numbers that may be null, in a typed array (a null is flagged beside). */
 class Nullables {
   private readonly values: Float64Array;
@@ -227,9 +239,9 @@ class Nullables {
 /**
  * What the cascade reads of one round's valuations of the book: each entity's LTV, each facility's
  * id, LTV, status and liquidation value (facilities flat, entity `e`'s from `first[e]`). Each round
- * values the whole book and `before` is held to the end: kept as Valuation objects, two or three
- * books of them (about 14 MB each at 10,000 entities) were live at once during a window close,
- * beside the close's own outputs; this is well under 1 MB a book.
+ * values the whole book and `before` is held to the end: kept as objects per entity and facility,
+ * two or three books of them were live at once during a window close, beside the close's own
+ * outputs (14 MB a book of 10,000 entities as reference valuations); this is well under 1 MB.
  */
 class BookValues {
   private readonly entityLtv: Nullables;
@@ -245,9 +257,9 @@ class BookValues {
     this.ids = new Array<string>(facilities);
     this.statuses = new Array<FacilityStatus>(facilities);
   }
-  set(e: number, v: Valuation): void {
-    // valueEntity values every facility of the sheet, in sheet order (what `first` counts)
-    if (v.facilities.length !== this.facilityCount(e)) throw new Error(`contagion: ${v.entity} valued ${v.facilities.length} facilities, its sheet has ${this.facilityCount(e)}`);
+  set(e: number, v: CascadeValue): void {
+    // both paths value every facility of the sheet, in sheet order (what `first` counts)
+    if (v.facilities.length !== this.facilityCount(e)) throw new Error(`contagion: entity ${e} of the book valued ${v.facilities.length} facilities, its sheet has ${this.facilityCount(e)}`);
     this.entityLtv.set(e, v.ltv);
     const at = this.first[e];
     v.facilities.forEach((f, i) => {

@@ -43,8 +43,9 @@ export function valueCompiled(c: CompiledEntity, resaleFactor?: ReadonlyMap<stri
   const itemMv = c.items.map((item) => {
     const factor = resaleFactor?.get(item.model);
     if (item.resaleInput < 0) return factor === undefined ? item.modelValueAt : item.modelValueAt * factor;
-    const price = factor === undefined ? c.prices[item.resaleInput] : c.prices[item.resaleInput] * factor;
-    return item.count * price;
+    // (count x price) x factor: the reference valuation's order of operations, so the doubles agree
+    const mv = item.count * c.prices[item.resaleInput];
+    return factor === undefined ? mv : mv * factor;
   });
   const coinPrice = (input: number): number | null => {
     const p = input < 0 ? Number.NaN : c.prices[input];

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Point } from '../src/sink/sink.ts';
+import type { ProduceRecord } from '../src/bus/bus.ts';
 import { topicNames } from '../src/bus/topics.ts';
 import { MEASUREMENT } from '../src/sink/measurements.ts';
 import { Processor } from '../src/processor/processor.ts';
@@ -37,6 +38,9 @@ import {
  *   includes the wait for the window to close; `indexAfterClose` is the part after the close.
  * - `quoteToAlert`: a quote produced -> an `alert` point it caused (alert `at` = the quote's time).
  *   BTC swings between its level and half of it every second so LTV alerts keep firing.
+ * - `quoteToAlertPublished`: the same alert's record on the `alerts` topic acknowledged by Kafka
+ *   (what the webhook notifier reads; written on its own lane beside the InfluxDB write). The
+ *   target stays on `quoteToAlert`.
  * - `windowCloseToValuation`: the end of a window (its wall-clock time, as event time = wall
  *   time) -> each `valuation` point of that window.
  * The window is set to 1 s here (`emitIntervalMs`, default 60 s) so the run sees enough closes.
@@ -67,7 +71,14 @@ export interface LatencyResult {
   readonly quoteToIndex: Percentiles;
   readonly indexAfterClose: Percentiles;
   readonly quoteToAlert: Percentiles;
+  readonly quoteToAlertPublished: Percentiles;
   readonly windowCloseToValuation: Percentiles;
+  /**
+   * What bounded the run: InfluxDB's acknowledged points and the wall time spent in its writes
+   * (lanes overlap, so it can pass the run's length), the most points in flight, and how long the
+   * stepping waited for room (the back-pressure of the write path).
+   */
+  readonly write: { readonly sinkPoints: number; readonly sinkWriteMs: number; readonly peakPointsInFlight: number; readonly backPressuredMs: number };
   /** Issue 12 point 5: p99 quote -> alert at most 100 ms at 2,000 quotes/s and 1,000 entities (floor 250 ms). */
   readonly target: { readonly quoteToAlertP99Ms: 100; readonly floorMs: 250; readonly met: boolean; readonly floorMet: boolean };
   readonly machine: ServicesMachine;
@@ -94,9 +105,12 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
   const book = generateBook({ entities, seed });
 
   const quoteTimes = new Map<string, number[]>();
-  const toIndex: number[] = [];
+  // matched at the end: the price points (bulk lane) may be acknowledged after their window's
+  // index point (alert lane), and a quote is counted either way
+  const indexAcks = new Map<string, number>();
   const afterClose: number[] = [];
   const toAlert: number[] = [];
+  const toAlertPublished: number[] = [];
   const toValuation: number[] = [];
   const windowOf = (ts: number) => Math.floor(ts / emitIntervalMs) * emitIntervalMs;
   const observe = (points: readonly Point[], ack: number) => {
@@ -109,14 +123,32 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
       } else if (p.measurement === MEASUREMENT.index) {
         const ws = windowOf(p.ts);
         const key = `${p.tags.instrument}|${ws}`;
-        for (const ts of quoteTimes.get(key) ?? []) toIndex.push(ack - ts);
-        quoteTimes.delete(key);
+        if (!indexAcks.has(key)) indexAcks.set(key, ack);
         afterClose.push(ack - (ws + emitIntervalMs));
       } else if (p.measurement === MEASUREMENT.alert) toAlert.push(ack - p.ts);
       else if (p.measurement === MEASUREMENT.valuation) toValuation.push(ack - (windowOf(p.ts) + emitIntervalMs));
     }
   };
+  const quoteToIndex = (): number[] => {
+    const out: number[] = [];
+    for (const [key, ack] of indexAcks) for (const ts of quoteTimes.get(key) ?? []) out.push(ack - ts);
+    return out;
+  };
   const bus = newBus(env, logger);
+  // the processor's publishes, timed at Kafka's acknowledgement (an alert record's ts is its quote's time)
+  const observedBus = new Proxy(bus, {
+    get(target, prop) {
+      if (prop === 'publish') {
+        return async (records: readonly ProduceRecord[]) => {
+          await target.publish(records);
+          const ack = Date.now();
+          for (const r of records) if (r.topic === t.alerts) toAlertPublished.push(ack - r.ts);
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
   const sink = new ObservedSink(newSink(env, logger), observe);
   let processor: Processor | null = null;
   try {
@@ -124,7 +156,7 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
     await createTopics(bus, prefix, 3);
     await publishEntities(bus, t.entities, book.entities, 0);
     processor = new Processor({
-      bus,
+      bus: observedBus,
       sink,
       logger,
       params,
@@ -160,7 +192,8 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
     await sleep(emitIntervalMs + 1500);
     await processor.stop();
     if (processor.error) throw processor.error;
-    const idx = stats(toIndex);
+    const load = processor.writeLoad();
+    const idx = stats(quoteToIndex());
     const alert = stats(toAlert);
     const val = stats(toValuation);
     return {
@@ -171,7 +204,9 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
       quoteToIndex: idx,
       indexAfterClose: stats(afterClose),
       quoteToAlert: alert,
+      quoteToAlertPublished: stats(toAlertPublished),
       windowCloseToValuation: val,
+      write: { sinkPoints: sink.points, sinkWriteMs: Math.round(sink.writeMs), peakPointsInFlight: load.peakPointsInFlight, backPressuredMs: load.backPressuredMs },
       target: { quoteToAlertP99Ms: 100, floorMs: 250, met: alert.p99Ms <= 100, floorMet: alert.p99Ms <= 250 },
       machine: endMachine(machine),
     };

@@ -44,6 +44,36 @@ export interface OutputWriterOptions {
 
 export const WRITE_WHAT = { sink: 'sink write', publish: 'publish outputs', deadLetter: 'dead letter', handover: 'publish statuses', commit: 'commit' } as const;
 
+/**
+ * The points `toPoints` makes of an output, at most, counted without making them (the write
+ * pipeline's bound on points in flight; making them twice costs as much CPU as writing them).
+ * At most, not exactly: toPoints drops a point whose fields are all absent.
+ * test/unit/points-at-most.test.ts checks it against toPoints.
+ */
+export function pointsAtMost(out: StepOutput): number {
+  switch (out.kind) {
+    case 'valuation': {
+      const v = out.valuation;
+      let items = 0;
+      for (let i = 0; i < v.fleet.length; i++) if (out.itemsChanged === undefined || out.itemsChanged[i] !== false) items++;
+      return 1 + v.facilities.length + items + (v.stress.length > 0 ? 1 : 0);
+    }
+    case 'contagion_entity':
+      return 1 + out.entity.facilities.length;
+    case 'contagion_book':
+      return 1 + out.models.length + out.lenders.length;
+    case 'alert_state':
+      return 0;
+    case 'price':
+    case 'index':
+    case 'alert':
+    case 'data_quality':
+    case 'exposure':
+    case 'spread':
+      return 1;
+  }
+}
+
 export class OutputWriter {
   readonly ledger = new CommitLedger();
   private readonly pipeline: WritePipeline;
@@ -57,6 +87,8 @@ export class OutputWriter {
     const { bounds, retry, publisher } = o;
     this.pipeline = new WritePipeline({
       maxInFlight: bounds.maxInFlight,
+      maxPointsInFlight: bounds.maxPointsInFlight,
+      weigh: pointsAtMost,
       slicePoints: bounds.slicePoints,
       sliceRecords: bounds.sliceRecords,
       toPoints: (out) => toPoints(out, o.run),
@@ -67,8 +99,6 @@ export class OutputWriter {
       toRecord: (out) => o.records.of(out),
       publish: o.publishOutputs ? (records) => retry.run(WRITE_WHAT.publish, () => publisher.publish(records)) : null,
       alertLane: isAlertLaneOutput,
-      lightOutputs: bounds.lightChunkOutputs,
-      maxLightInFlight: bounds.maxLightInFlight,
       onError: o.onError,
     });
   }
@@ -83,12 +113,19 @@ export class OutputWriter {
     return this.pipeline.inFlightCount;
   }
 
+  /** What is in flight on the write path (the bounds of WriteBounds), and whether the stepping waits for room. */
+  load(): { chunksInFlight: number; pointsInFlight: number; peakPointsInFlight: number; backPressured: boolean; backPressuredMs: number } {
+    const p = this.pipeline;
+    const { peakPointsInFlight, backPressuredMs } = p.stats();
+    return { chunksInFlight: p.inFlightCount, pointsInFlight: p.pointsInFlight, peakPointsInFlight, backPressured: p.backPressured, backPressuredMs };
+  }
+
   get alertsWritten(): number {
     return this.alerts;
   }
 
   /**
-   * Hands a chunk's outputs to the pipeline (waiting while `maxInFlight` chunks are being written).
+   * Hands a chunk's outputs to the pipeline (waiting while the points in flight would pass `maxPointsInFlight`, or `maxInFlight` chunks are unacknowledged).
    * Once they are acknowledged, in order: the segment they derive from leaves the ledger, the
    * metrics and `onOutputs` see them, and offsets are committed.
    */

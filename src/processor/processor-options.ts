@@ -57,30 +57,31 @@ export interface WriteBounds {
   readonly chunkQuotes: number;
   /** A chunk is cut early once its quotes have produced this many outputs. */
   readonly chunkOutputs: number;
-  /** Chunks written concurrently with the stepping of the next one, at most. */
+  /**
+   * Chunks submitted and not yet acknowledged, at most: a bound on the chunks held, beside the
+   * one on points (most chunks of a live run are a drain's few quotes).
+   */
   readonly maxInFlight: number;
+  /**
+   * Points submitted and not yet written, at most (an output without points counts one): the
+   * back-pressure of the write path. A window close's points and the quotes stepped after it fit
+   * together, so stepping, and the alerts, go on while the close is written (docs/processor.md
+   * "The write pipeline").
+   */
+  readonly maxPointsInFlight: number;
   /** Points per InfluxDB write. */
   readonly slicePoints: number;
   /** Records per publish of the output topics. */
   readonly sliceRecords: number;
-  /**
-   * A chunk with at most this many points-and-records outputs (alerts and index changes aside) is
-   * light: live, the few quotes of a drain. Light chunks are bounded apart (`maxLightInFlight`),
-   * so they, and their alerts, go on while a window close's points are written.
-   */
-  readonly lightChunkOutputs: number;
-  /** Light chunks written concurrently, at most, beside the `maxInFlight` others. */
-  readonly maxLightInFlight: number;
 }
 
 export const WRITE_DEFAULTS: WriteBounds = {
   chunkQuotes: 500,
   chunkOutputs: 2_000,
-  maxInFlight: 2,
+  maxInFlight: 32,
+  maxPointsInFlight: 20_000,
   slicePoints: 5_000,
   sliceRecords: 500,
-  lightChunkOutputs: 100,
-  maxLightInFlight: 16,
 };
 
 /** How often a drain is queued while quotes wait in the merger (a batch handler drains too). */

@@ -134,6 +134,10 @@ export class Processor {
   stats(): { events: number; alerts: number } {
     return { events: this.loop.eventsProcessed, alerts: this.writer.alertsWritten };
   }
+  /** The write path's load: chunks and points in flight, the peak of points, whether the stepping waits for room. */
+  writeLoad(): ReturnType<OutputWriter['load']> {
+    return this.writer.load();
+  }
   /** The current error, if the processor failed for good. */
   get error(): Error | null {
     return this.failed;

@@ -17,11 +17,17 @@ import type { Point } from '../sink/sink.ts';
  * alert lane) reach Kafka in the order `step` emitted them, and a point rewritten by a later chunk
  * is written after the earlier one. A chunk is acknowledged once all its lanes have written all of
  * it and every earlier chunk is acknowledged; `onAcked` callbacks run in submission order (the
- * processor commits there), so an alert written early commits nothing early. At most
- * `maxInFlight` chunks are submitted and not yet acknowledged, and beside them at most
- * `maxLightInFlight` light ones (few bulk outputs): `submit` waits for the oldest of its weight
- * beforehand, which is the back-pressure (the processor steps no further, so the consumer fetches
- * no more) and the bound on the outputs held.
+ * processor commits there), so an alert written early commits nothing early.
+ *
+ * The back-pressure is on points, not chunks: `submit` waits while the points submitted and not
+ * yet written would pass `maxPointsInFlight` (a chunk is weighed when it starts, by `weigh`; its
+ * points leave the count as each slice is written), or while `maxInFlight` chunks are
+ * unacknowledged. A window close
+ * is one chunk of thousands of points; the few points of the quotes stepped after it fit beside
+ * it, so they are submitted and their alerts written while the close's points are (a bound on
+ * chunks held the stepping, and so the consumer, until the close was acknowledged). A chunk
+ * heavier than the bound alone starts once nothing else is unwritten. Waiting in `submit` is what
+ * stops the stepping, and so the consumer's fetching: the bound on what the process holds.
  *
  * The first failure (a write that gave up, a failing `onAcked`) fails the pipeline for good: the
  * failed chunk and every later one are never acknowledged, `submit` and `idle` throw it.
@@ -29,6 +35,17 @@ import type { Point } from '../sink/sink.ts';
 export interface WritePipelineOptions {
   /** Chunks submitted and not yet acknowledged, at most (1 = no overlap between chunks' writes). */
   readonly maxInFlight: number;
+  /**
+   * Points submitted and not yet written, at most, as `weigh` counts them: the back-pressure. A
+   * chunk heavier than this starts alone, once every point before it is written.
+   */
+  readonly maxPointsInFlight: number;
+  /**
+   * An upper bound on the points an output makes, without making them (making them twice would
+   * double the conversion's CPU; making them at submit would hold a whole close's points at once).
+   * Default 1; an output without points counts one all the same, so the outputs held are bounded too.
+   */
+  readonly weigh?: (out: StepOutput) => number;
   /** Points per sink write: the points of a chunk are made and written this many at a time. */
   readonly slicePoints: number;
   /** Records per publish: the records of a chunk are made and published this many at a time. */
@@ -42,15 +59,6 @@ export interface WritePipelineOptions {
   readonly publish: ((records: readonly ProduceRecord[]) => Promise<void>) | null;
   /** The outputs that go on the alert lanes (default: none, every output on the bulk lanes). */
   readonly alertLane?: (out: StepOutput) => boolean;
-  /**
-   * A chunk with at most this many outputs on the bulk lanes is light (default: none is). Light
-   * chunks do not count toward `maxInFlight` but toward `maxLightInFlight`: live, the few quotes a
-   * drain steps while a window close is written are submitted, and their alerts written, instead
-   * of waiting for the close's points.
-   */
-  readonly lightOutputs?: number;
-  /** Light chunks submitted and not yet acknowledged, at most (default 0). */
-  readonly maxLightInFlight?: number;
   /** Called once, with the first failure. */
   readonly onError?: (e: Error) => void;
 }
@@ -61,7 +69,27 @@ const ALERT = { sink: 'alertSink', publish: 'alertPublish' } as const;
 interface InFlight {
   /** Settles (never rejects) once the chunk is acknowledged or has failed, after leaving `inFlight`. */
   readonly settled: Promise<void>;
-  readonly light: boolean;
+  /** Its points (and point-less outputs) not yet written: counted in `pointsInFlight`. */
+  unwritten: number;
+}
+
+/** A promise and its resolve (Node 20 has no Promise.withResolvers). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A chunk's outputs on one lane. */
+interface Part {
+  readonly outs: readonly StepOutput[];
+  readonly entry: InFlight;
+}
+
+/** Parts written by one lane operation. */
+interface Batch {
+  readonly parts: Part[];
+  readonly written: Promise<void>;
 }
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
@@ -77,9 +105,21 @@ export class WritePipeline {
   private error: Error | null = null;
   private submitted = 0;
   private acknowledged = 0;
+  private points = 0;
+  private peakPoints = 0;
+  /** Per lane, the batch queued and not yet started, which the next chunk's part joins. */
+  private readonly joinable: Partial<Record<Lane, Batch>> = {};
+  /** Submits waiting for room (the back-pressure holding the stepping). */
+  private waiting = 0;
+  /** Wall time (ms) the submits spent waiting for room, in all. */
+  private waitedMs = 0;
+  /** Resolved (and replaced) whenever points are written or a chunk leaves: what a waiting submit awaits. */
+  private room = signal();
 
   constructor(private readonly o: WritePipelineOptions) {
-    if (!(o.maxInFlight >= 1) || !(o.slicePoints >= 1) || !(o.sliceRecords >= 1)) throw new RangeError('maxInFlight, slicePoints and sliceRecords must be at least 1');
+    if (!(o.maxInFlight >= 1) || !(o.maxPointsInFlight >= 1) || !(o.slicePoints >= 1) || !(o.sliceRecords >= 1)) {
+      throw new RangeError('maxInFlight, maxPointsInFlight, slicePoints and sliceRecords must be at least 1');
+    }
   }
 
   /** Chunks submitted and not yet acknowledged. */
@@ -87,17 +127,29 @@ export class WritePipeline {
     return this.inFlight.length;
   }
 
+  /** Points submitted and not yet written (an output without points counts one). */
+  get pointsInFlight(): number {
+    return this.points;
+  }
+
   get failure(): Error | null {
     return this.error;
   }
 
-  stats(): { submitted: number; acknowledged: number } {
-    return { submitted: this.submitted, acknowledged: this.acknowledged };
+  /** Whether a submit is waiting for room: the bounds hold the stepping back. */
+  get backPressured(): boolean {
+    return this.waiting > 0;
+  }
+
+  /** `peakPointsInFlight`: the most points ever in flight at once; `backPressuredMs`: the time submits waited for room. */
+  stats(): { submitted: number; acknowledged: number; peakPointsInFlight: number; backPressuredMs: number } {
+    return { submitted: this.submitted, acknowledged: this.acknowledged, peakPointsInFlight: this.peakPoints, backPressuredMs: Math.round(this.waitedMs) };
   }
 
   /**
-   * Starts writing a chunk once fewer than `maxInFlight` are in flight; resolves when it is started
-   * (not written). `onAcked` runs once it and every earlier chunk are written.
+   * Starts writing a chunk once its points fit under `maxPointsInFlight` and fewer than
+   * `maxInFlight` chunks are in flight; resolves when it is started (not written). `onAcked` runs
+   * once it and every earlier chunk are written.
    */
   submit(outputs: readonly StepOutput[], onAcked: () => Promise<void> | void): Promise<void> {
     // chunks start in the order they were submitted, whichever bound each waits on
@@ -108,15 +160,24 @@ export class WritePipeline {
 
   private async start(outputs: readonly StepOutput[], onAcked: () => Promise<void> | void): Promise<void> {
     const { bulk, alerts } = this.split(outputs);
-    const light = bulk.length <= (this.o.lightOutputs ?? -1) && (this.o.maxLightInFlight ?? 0) > 0;
-    for (let oldest = this.oldestBlocking(light); oldest !== undefined && this.error === null; oldest = this.oldestBlocking(light)) await oldest.settled;
+    const weight = Math.max(1, this.weigh(outputs));
+    const waitFrom = performance.now();
+    while (this.error === null && this.mustWait(weight)) {
+      this.waiting++;
+      await this.room.promise;
+      this.waiting--;
+    }
+    this.waitedMs += performance.now() - waitFrom;
     if (this.error) throw this.error;
     this.submitted++;
+    const entry: InFlight = { settled: Promise.resolve(), unwritten: weight };
+    this.points += weight;
+    if (this.points > this.peakPoints) this.peakPoints = this.points;
     const written: Array<Promise<void>> = [];
     for (const [lanes, outs] of [[BULK, bulk], [ALERT, alerts]] as const) {
       if (outs.length === 0) continue;
-      written.push(this.onLane(lanes.sink, () => this.writeSlices(outs)));
-      if (this.o.publish) written.push(this.onLane(lanes.publish, () => this.publishSlices(outs)));
+      written.push(this.onLaneJoined(lanes.sink, { outs, entry }, (parts) => this.writeSlices(parts)));
+      if (this.o.publish) written.push(this.onLaneJoined(lanes.publish, { outs, entry }, (parts) => this.publishSlices(parts)));
     }
     const previous = this.acked;
     const done = Promise.all([previous, ...written]).then(async () => {
@@ -125,17 +186,72 @@ export class WritePipeline {
       this.acknowledged++;
     });
     this.acked = done;
-    const entry: InFlight = {
-      light,
-      settled: done.then(
-        () => this.leave(entry),
-        (e: unknown) => {
-          this.leave(entry);
-          this.setError(asError(e));
-        },
-      ),
-    };
+    (entry as { settled: Promise<void> }).settled = done.then(
+      () => this.leave(entry),
+      (e: unknown) => {
+        this.leave(entry);
+        this.setError(asError(e));
+      },
+    );
     this.inFlight.push(entry);
+  }
+
+  /**
+   * Writes a chunk's part on a lane, joined with the parts of the chunks submitted after it while
+   * the lane was busy: the lane then makes one write of all of them (a slice at a time) instead of
+   * one per chunk, so a lane that falls behind (InfluxDB slow under a close) catches up in fewer,
+   * bigger writes, and an alert waits for one write ahead of it, not for one per chunk. The order
+   * of the outputs on the lane is the order they were submitted in either way.
+   */
+  private onLaneJoined(lane: Lane, part: Part, write: (parts: readonly Part[]) => Promise<void>): Promise<void> {
+    const open = this.joinable[lane];
+    if (open) {
+      open.parts.push(part);
+      return open.written;
+    }
+    const parts: Part[] = [part];
+    const batch: Batch = {
+      parts,
+      written: this.onLane(lane, () => {
+        // started: later parts make a batch of their own
+        if (this.joinable[lane] === batch) this.joinable[lane] = undefined;
+        return write(parts);
+      }),
+    };
+    this.joinable[lane] = batch;
+    return batch.written;
+  }
+
+  /** Whether a chunk of this weight must wait: a bound is reached (a chunk always starts when nothing is in flight). */
+  private mustWait(weight: number): boolean {
+    if (this.inFlight.length === 0) return false;
+    return this.inFlight.length >= this.o.maxInFlight || (this.points > 0 && this.points + weight > this.o.maxPointsInFlight);
+  }
+
+  /** The points a chunk will write, at most. */
+  private weigh(outputs: readonly StepOutput[]): number {
+    let n = 0;
+    for (const out of outputs) n += this.weightOf(out);
+    return n;
+  }
+
+  private weightOf(out: StepOutput): number {
+    return Math.max(1, this.o.weigh?.(out) ?? 1);
+  }
+
+  /** `n` of the chunk's points are written (or, at its end, whatever it still counted). */
+  private release(entry: InFlight, n: number): void {
+    const k = Math.min(n, entry.unwritten);
+    if (k <= 0) return;
+    entry.unwritten -= k;
+    this.points -= k;
+    this.wake();
+  }
+
+  private wake(): void {
+    const r = this.room;
+    this.room = signal();
+    r.resolve();
   }
 
   /**
@@ -143,6 +259,8 @@ export class WritePipeline {
    * keeps the one-publish-at-a-time order of the producer). Throws if the lane has failed.
    */
   onLane(lane: Lane, fn: () => Promise<void>): Promise<void> {
+    // what is submitted after this write must be written after it: no joining a batch queued before
+    this.joinable[lane] = undefined;
     const p = this.lanes[lane].then(() => {
       if (this.error) throw this.error;
       return fn();
@@ -155,12 +273,6 @@ export class WritePipeline {
     next.catch(() => undefined);
     this.lanes[lane] = next;
     return p;
-  }
-
-  /** The oldest chunk in flight a new chunk of this weight waits for, if its bound is reached. */
-  private oldestBlocking(light: boolean): InFlight | undefined {
-    const same = this.inFlight.filter((c) => c.light === light);
-    return same.length >= (light ? (this.o.maxLightInFlight ?? 0) : this.o.maxInFlight) ? same[0] : undefined;
   }
 
   /** A chunk's outputs by lane, in their order (no copy when every output takes the bulk lanes). */
@@ -182,37 +294,54 @@ export class WritePipeline {
   private leave(entry: InFlight): void {
     const i = this.inFlight.indexOf(entry);
     if (i >= 0) this.inFlight.splice(i, 1);
+    this.release(entry, entry.unwritten);
+    this.wake();
   }
 
   private setError(e: Error): void {
     if (this.error) return;
     this.error = e;
+    // submits waiting for room wake up and throw it
+    this.wake();
     this.o.onError?.(e);
   }
 
-  private async writeSlices(outputs: readonly StepOutput[]): Promise<void> {
+  /** Makes and writes the points of these parts a slice at a time; each slice written leaves its chunks' counts. */
+  private async writeSlices(parts: readonly Part[]): Promise<void> {
     let points: Point[] = [];
-    for (const out of outputs) {
-      for (const p of this.o.toPoints(out)) points.push(p);
-      if (points.length >= this.o.slicePoints) {
-        await this.o.writePoints(points);
-        points = [];
+    let owed = new Map<InFlight, number>();
+    const settle = () => {
+      for (const [entry, n] of owed) this.release(entry, n);
+      points = [];
+      owed = new Map();
+    };
+    for (const { outs, entry } of parts) {
+      for (const out of outs) {
+        for (const p of this.o.toPoints(out)) points.push(p);
+        owed.set(entry, (owed.get(entry) ?? 0) + this.weightOf(out));
+        if (points.length >= this.o.slicePoints) {
+          await this.o.writePoints(points);
+          settle();
+        }
       }
     }
     if (points.length > 0) await this.o.writePoints(points);
+    settle();
   }
 
-  private async publishSlices(outputs: readonly StepOutput[]): Promise<void> {
+  private async publishSlices(parts: readonly Part[]): Promise<void> {
     const publish = this.o.publish;
     if (!publish) return;
     let records: ProduceRecord[] = [];
-    for (const out of outputs) {
-      const r = this.o.toRecord(out);
-      if (r === null) continue;
-      records.push(r);
-      if (records.length >= this.o.sliceRecords) {
-        await publish(records);
-        records = [];
+    for (const { outs } of parts) {
+      for (const out of outs) {
+        const r = this.o.toRecord(out);
+        if (r === null) continue;
+        records.push(r);
+        if (records.length >= this.o.sliceRecords) {
+          await publish(records);
+          records = [];
+        }
       }
     }
     if (records.length > 0) await publish(records);

@@ -40,6 +40,8 @@ function harness(over: Partial<WritePipelineOptions> = {}, pointsPerOutput = 1) 
   const holdPublish = new Map<string, ReturnType<typeof gate>>();
   const p = new WritePipeline({
     maxInFlight: 2,
+    // no bound on points unless a test sets one: these tests are about chunks and lanes
+    maxPointsInFlight: 1_000_000,
     slicePoints: 1_000,
     sliceRecords: 1_000,
     toPoints: (out) => Array.from({ length: pointsPerOutput }, (_, k): Point => ({ measurement: 'm', tags: { id: `${out.eventId}` }, fields: { k }, ts: 0 })),
@@ -193,6 +195,40 @@ describe('write pipeline', () => {
     await p.idle();
   });
 
+  it('writes the chunks submitted while a lane is busy in one write, in their order', async () => {
+    const { p, log, holdSink } = harness({ maxInFlight: 10 });
+    const s1 = holdSink('1.0');
+    await p.submit(outs(1, 3), () => void log.acked.push(1));
+    await p.submit(outs(2, 2), () => void log.acked.push(2));
+    await p.submit(outs(3, 2), () => void log.acked.push(3));
+    await settle();
+    expect(log.sinkStarted).toEqual(['1.0']);
+    s1.open();
+    await p.idle();
+    // chunks 2 and 3 waited behind chunk 1 together: one write of their 4 points
+    expect(log.sinkStarted).toEqual(['1.0', '2.0']);
+    expect(log.pointSlices).toEqual([3, 4]);
+    expect(log.published).toEqual(['1.0', '1.1', '1.2', '2.0', '2.1', '3.0', '3.1']);
+    expect(log.acked).toEqual([1, 2, 3]);
+    expect(p.pointsInFlight).toBe(0);
+  });
+
+  it('never joins a chunk to a write queued before a write of its own on the lane (a dead letter)', async () => {
+    const { p, log, holdSink } = harness({ maxInFlight: 10 });
+    const s1 = holdSink('1.0');
+    await p.submit(outs(1, 1), () => void log.acked.push(1));
+    await p.submit(outs(2, 1), () => void log.acked.push(2));
+    const order: string[] = [];
+    const dl = p.onLane('sink', async () => void order.push(`dead letter after ${log.sinkDone.join(',')}`));
+    await p.submit(outs(3, 1), () => void log.acked.push(3));
+    s1.open();
+    await dl;
+    await p.idle();
+    expect(order).toEqual(['dead letter after 1.0,2.0']);
+    expect(log.sinkStarted).toEqual(['1.0', '2.0', '3.0']);
+    expect(log.acked).toEqual([1, 2, 3]);
+  });
+
   it('skips the publish lane when outputs are not published', async () => {
     const { p, log } = harness({ publish: null });
     await p.submit(outs(1, 2), () => void log.acked.push(1));
@@ -262,26 +298,31 @@ describe('write pipeline', () => {
       expect(log.acked).toEqual([1, 2]);
     });
 
-    it('lets light chunks pass a heavy one being written, up to their own bound, and still acknowledges in order', async () => {
-      const { p, log, holdSink } = harness({ alertLane: isAlert, maxInFlight: 1, lightOutputs: 1, maxLightInFlight: 2 });
+    it('lets the chunks after a close pass it while its points are written, up to the bound on points, and still acknowledges in order', async () => {
+      // a close of 3 points; then chunks of 1 point each (an alert, a price); the bound is 5 points
+      const { p, log, holdSink } = harness({ alertLane: isAlert, maxInFlight: 10, maxPointsInFlight: 5 });
       const close = holdSink('1.0');
-      await p.submit(outs(1, 3), () => void log.acked.push(1)); // heavy: three points on the bulk lane
-      await p.submit([alert(2, 0)], () => void log.acked.push(2)); // light
-      await p.submit(outs(3, 1), () => void log.acked.push(3)); // light
-      let fourth = false;
-      let fifth = false;
-      const t4 = p.submit([alert(4, 0)], () => void log.acked.push(4)).then(() => (fourth = true));
-      const t5 = p.submit(outs(5, 2), () => void log.acked.push(5)).then(() => (fifth = true));
+      await p.submit(outs(1, 3), () => void log.acked.push(1));
+      await p.submit([alert(2, 0)], () => void log.acked.push(2));
       await settle();
-      // the light chunk's alert is written while the heavy chunk's points are held
+      // the alert's point is written while the close's are held: 3 points in flight
       expect(log.sinkDone).toEqual(['2.a0']);
-      // a third light chunk waits for the bound of light ones, a second heavy one for the first
-      expect([fourth, fifth]).toEqual([false, false]);
+      expect(p.pointsInFlight).toBe(3);
+      await p.submit(outs(3, 1), () => void log.acked.push(3));
+      await p.submit(outs(4, 1), () => void log.acked.push(4));
+      let fifth = false;
+      const t5 = p.submit([alert(5, 0)], () => void log.acked.push(5)).then(() => (fifth = true));
+      await settle();
+      // 3 + 1 + 1 points in flight: the fifth chunk's point would pass the bound, so it waits
+      expect(p.pointsInFlight).toBe(5);
+      expect(fifth).toBe(false);
       expect(log.acked).toEqual([]);
       close.open();
-      await Promise.all([t4, t5]);
+      await t5;
       await p.idle();
       expect(log.acked).toEqual([1, 2, 3, 4, 5]);
+      expect(p.stats().peakPointsInFlight).toBe(5);
+      expect(p.pointsInFlight).toBe(0);
     });
   });
 });

@@ -234,6 +234,12 @@ export interface MemoryOptions {
   readonly seed?: number;
   readonly env?: ServiceEnv;
   readonly log?: (line: string) => void;
+  /**
+   * Node flags after the production ones (default: CCM_BENCH_MEMORY_NODE_FLAGS, split at spaces): a
+   * later `--max-old-space-size` wins, so a smaller heap can be tried, or a heap snapshot taken
+   * (`--heapsnapshot-near-heap-limit=1 --diagnostic-dir=DIR`). Recorded in `settings.command`.
+   */
+  readonly extraNodeFlags?: readonly string[];
 }
 
 export interface MemoryResult {
@@ -256,6 +262,12 @@ export const PRODUCTION_MAX_OLD_SPACE_MB = 256;
  */
 export const PRODUCTION_NODE_FLAGS = [`--max-old-space-size=${PRODUCTION_MAX_OLD_SPACE_MB}`, '--max-semi-space-size=1'] as const;
 
+/** The old space the child ran with: the last `--max-old-space-size` given, else the production one. */
+function maxOldSpaceOf(extraFlags: readonly string[]): number {
+  const last = extraFlags.filter((f) => f.startsWith('--max-old-space-size=')).at(-1);
+  return last === undefined ? PRODUCTION_MAX_OLD_SPACE_MB : Number(last.slice('--max-old-space-size='.length));
+}
+
 /**
  * `npm run build` (tsc -p tsconfig.build.json into dist/, where bin/ccm.js finds it). Returns
  * whether dist/ was there before: a checkout that had none gets none back (bin/ccm.js would run a
@@ -275,6 +287,7 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
   const rate = opts.rate ?? Math.round(1000 / CADENCE_MS);
   const seconds = opts.seconds ?? 120;
   const seed = opts.seed ?? 42;
+  const extraFlags = opts.extraNodeFlags ?? (process.env.CCM_BENCH_MEMORY_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
   const machine = servicesMachine();
   const logger = benchLogger();
   const name = uniqueName('memory');
@@ -294,7 +307,7 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     // the production settings (README "Running in production"): the compiled build, a heap limit
     const build = buildForBench(log);
     builtDist = !build.hadDist;
-    const nodeArgs = [...PRODUCTION_NODE_FLAGS, build.entry, 'process', '--config', config];
+    const nodeArgs = [...PRODUCTION_NODE_FLAGS, ...extraFlags, build.entry, 'process', '--config', config];
     const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] });
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     let alive = true;
@@ -346,7 +359,7 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
       input: { entities, quotesPerSecond: rate, seconds, seed },
       rssMb: { afterEntities, peak, atEnd, samples: samples.length },
       ms,
-      settings: { command: `npm run build && node ${PRODUCTION_NODE_FLAGS.join(' ')} bin/ccm.js process`, maxOldSpaceMb: PRODUCTION_MAX_OLD_SPACE_MB },
+      settings: { command: `npm run build && node ${[...PRODUCTION_NODE_FLAGS, ...extraFlags].join(' ')} bin/ccm.js process`, maxOldSpaceMb: maxOldSpaceOf(extraFlags) },
       target: { rssMb: 250, floorMb: 350, met: peak <= 250, floorMet: peak <= 350 },
       machine: endMachine(machine),
     };

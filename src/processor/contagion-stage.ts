@@ -7,7 +7,7 @@ import type { DomainParams } from '../domain/params.ts';
 import type { Entity, SheetVersion } from '../domain/sheet/sheet.ts';
 import { versionAt } from '../domain/sheet/sheet-validate.ts';
 import type { AlertStateRecord, StepOutput } from '../domain/step/step-types.ts';
-import { decodeEntity } from './decode.ts';
+import { decodeEntity, type DecodedEntity } from './decode.ts';
 
 /**
  * The book-level stage of the fire-sale cascade (shared/DOMAIN.md "Fire-sale contagion";
@@ -48,6 +48,8 @@ export interface ContagionStageOptions {
   readonly owns: (entity: string) => boolean;
   /** This instance writes the book-level points (it owns entity partition 0). */
   readonly writesBook: () => boolean;
+  /** How entity records are decoded (default decodeEntity; the processor shares one EntityDecoder with its entity ownership). */
+  readonly decode?: (r: ConsumedRecord) => DecodedEntity;
 }
 
 export class ContagionStage {
@@ -70,7 +72,7 @@ export class ContagionStage {
     const at = BigInt(r.offset);
     if (at < (this.next.get(r.partition) ?? 0n)) return;
     this.next.set(r.partition, at + 1n);
-    const d = decodeEntity(r);
+    const d = (this.o.decode ?? decodeEntity)(r);
     if (d.ok) this.setEntity(d.value.id, d.value.entity, options);
   }
 
@@ -83,7 +85,7 @@ export class ContagionStage {
 
   /** A stage with this one's book and no statuses, writing for `o` (a takeover's replay of a stretch: takeover.ts). */
   fork(o: Pick<ContagionStageOptions, 'owns' | 'writesBook'>): ContagionStage {
-    const s = new ContagionStage({ params: this.o.params, ...o });
+    const s = new ContagionStage({ params: this.o.params, ...(this.o.decode === undefined ? {} : { decode: this.o.decode }), ...o });
     for (const [id, e] of this.book) s.book.set(id, e);
     return s;
   }
@@ -134,6 +136,9 @@ export class ContagionStage {
     const out: StepOutput[] = [];
     const r = report.result;
     const alertStates: StepOutput[] = [];
+    // one string for every alert of the close: the round-0 list can run to thousands of characters,
+    // and a close that reaches thousands of entities would otherwise hold a copy per alert
+    const setOffBy = report.roundZero.join(',');
     for (const e of r.entities) {
       const owned = this.o.owns(e.entity);
       const reachedNow = e.defaultRound !== null && e.defaultRound >= 1;
@@ -145,7 +150,7 @@ export class ContagionStage {
           const key = encodeAlertKey(e.entity, null, 'contagion');
           if (next.status !== held.status) {
             const [from, to] = [held.status, next.status];
-            const cause = { defaultRound: e.defaultRound, setOffBy: report.roundZero.join(','), rounds: r.rounds };
+            const cause = { defaultRound: e.defaultRound, setOffBy, rounds: r.rounds };
             out.push({ kind: 'alert', eventId: eventId('alert', e.entity, null, 'contagion', from, to, ws), entity: e.entity, facility: null, rule: 'contagion', from, to, value: e.ltvAfter, threshold: null, at: ws, cause });
           }
           alertStates.push({ kind: 'alert_state', key, status: next.status, cureDeadline: next.clearsAt, since: next.since, eventId: eventId('alert_state', key, next.status, next.since, next.clearsAt), ts: ws });

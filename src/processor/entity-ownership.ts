@@ -1,7 +1,7 @@
 import type { ConsumedRecord, TopicOffset } from '../bus/bus.ts';
 import type { AlertStateRecord, StepEvent } from '../domain/step/step-types.ts';
 import { RELEASED_ENTITY_TS } from '../domain/step/step-types.ts';
-import { decodeEntity } from './decode.ts';
+import { decodeEntity, type DecodedEntity } from './decode.ts';
 
 /**
  * Which entities this instance holds (ARCHITECTURE.md "Scale", docs/processor.md): the shared
@@ -42,6 +42,9 @@ export class EntityOwnership {
   private readonly appliedNext = new Map<number, bigint>();
   /** Statuses of this run by entity, kept until the added partitions are read to their end. */
   private handover: ReadonlyMap<string, readonly AlertStateRecord[]> | null = null;
+
+  /** `decode`: how records are decoded (the processor shares its EntityDecoder with the contagion stage). */
+  constructor(private readonly decode: (r: ConsumedRecord) => DecodedEntity = decodeEntity) {}
 
   get entityCount(): number {
     return this.partitionOf.size;
@@ -98,7 +101,7 @@ export class EntityOwnership {
       if (!this.owned.has(r.partition)) continue;
       if (next <= (this.appliedNext.get(r.partition) ?? 0n)) continue;
       this.appliedNext.set(r.partition, next);
-      const d = decodeEntity(r);
+      const d = this.decode(r);
       if (!d.ok) {
         rejected.push({ record: r, reason: d.reason });
         continue;

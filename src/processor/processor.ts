@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import { AlertStateStore } from './alert-state-store.ts';
 import { locateCheckpoint } from './checkpoint.ts';
 import { EntityOwnership } from './entity-ownership.ts';
+import { EntityDecoder } from './decode.ts';
 import { EventMerger } from './event-merger.ts';
 import { DEAD_LETTER_STAGE, OutputRecords } from './output-records.ts';
 import { OutputWriter, WRITE_WHAT } from './output-writer.ts';
@@ -35,7 +36,7 @@ export class Processor {
   private readonly log: Logger;
   private readonly loop: RuntimeLoop;
   private readonly writer: OutputWriter;
-  private readonly ownership = new EntityOwnership();
+  private readonly ownership: EntityOwnership;
   private readonly alertStore: AlertStateStore;
   /** The book-level fire-sale cascade at each window close (null: `contagion: false`). */
   private readonly contagion: ContagionStage | null;
@@ -84,8 +85,14 @@ export class Processor {
       onOutputs: o.onOutputs,
       onError: (e) => this.fail(e),
     });
+    // With the cascade on, the ownership and the stage both read the entities: one decoder, so an
+    // owned entity's sheets (and their valuation plans) are held once, not once per reader.
+    const decoder = o.contagion === false ? null : new EntityDecoder();
+    this.ownership = decoder === null ? new EntityOwnership() : new EntityOwnership((r) => decoder.decode(r));
     this.contagion =
-      o.contagion === false ? null : new ContagionStage({ params: o.params, owns: (e) => this.ownership.owns(e), writesBook: () => this.ownership.partitions.includes(0) });
+      decoder === null
+        ? null
+        : new ContagionStage({ params: o.params, owns: (e) => this.ownership.owns(e), writesBook: () => this.ownership.partitions.includes(0), decode: (r) => decoder.decode(r) });
     this.takeover = {
       bus: o.bus,
       quotesTopic: o.topics.quotes,

@@ -1,3 +1,4 @@
+import type { ConsumedRecord } from '../../src/bus/bus.ts';
 import type { Catalog, CatalogModel } from '../../src/domain/sheet/catalog.ts';
 import type { Market } from '../../src/domain/market/market.ts';
 import type { Facility, FleetItem, SheetVersion, SheetVersionInput } from '../../src/domain/sheet/sheet.ts';
@@ -82,3 +83,15 @@ export function aMarket(overrides: Partial<Market> = {}): Market {
 
 /** 2025-10-01T00:00:00Z, the instant of the worked examples. */
 export const AT_MS = Date.UTC(2025, 9, 1);
+
+/** A record of the entities topic at (partition, offset): `value` as JSON (a string as it is, null a tombstone). */
+export function anEntityRecord(partition: number, offset: number, id: string, value: unknown): ConsumedRecord {
+  return {
+    topic: 'ccm.entities',
+    partition,
+    offset: String(offset),
+    key: id,
+    value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+    ts: 1_000 + offset,
+  };
+}

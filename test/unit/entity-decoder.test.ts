@@ -5,21 +5,15 @@ import { EntityOwnership } from '../../src/processor/entity-ownership.ts';
 import { ContagionStage } from '../../src/processor/contagion-stage.ts';
 import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import type { Entity } from '../../src/domain/sheet/sheet.ts';
-import { aCatalog, aCatalogModel, aSheet } from '../support/builders.ts';
+import { aCatalog, aCatalogModel, aSheet, anEntityRecord } from '../support/builders.ts';
 
 /**
  * The processor's one decoder for its two readers of the entities topic (src/processor/decode.ts
  * EntityDecoder): a record read by both gives both the same objects, and what it gives is always
  * what decodeEntity gives for that record.
  */
-const record = (partition: number, offset: number, id: string, value: unknown = { id, versions: [aSheet({ id })] }): ConsumedRecord => ({
-  topic: 'ccm.entities',
-  partition,
-  offset: String(offset),
-  key: id,
-  value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
-  ts: 1_000 + offset,
-});
+const record = (partition: number, offset: number, id: string, value: unknown = { id, versions: [aSheet({ id })] }): ConsumedRecord =>
+  anEntityRecord(partition, offset, id, value);
 const entityOf = (d: DecodedEntity): Entity | null => {
   if (!d.ok) throw new Error(d.reason);
   return d.value.entity;

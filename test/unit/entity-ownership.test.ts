@@ -4,15 +4,10 @@ import type { ConsumedRecord } from '../../src/bus/bus.ts';
 import type { AlertStateRecord } from '../../src/domain/step/step-types.ts';
 import { RELEASED_ENTITY_TS } from '../../src/domain/step/step-types.ts';
 import { aSheet } from './step-helpers.ts';
+import { anEntityRecord } from '../support/builders.ts';
 
-const entityRecord = (partition: number, offset: number, id: string, value: unknown = { id, versions: [aSheet({ id })] }): ConsumedRecord => ({
-  topic: 'ccm.entities',
-  partition,
-  offset: String(offset),
-  key: id,
-  value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
-  ts: 1_000 + offset,
-});
+const entityRecord = (partition: number, offset: number, id: string, value: unknown = { id, versions: [aSheet({ id })] }): ConsumedRecord =>
+  anEntityRecord(partition, offset, id, value);
 const ids = (events: ReadonlyArray<{ kind: string; id?: string }>) => events.map((e) => e.id);
 
 describe('entity ownership', () => {

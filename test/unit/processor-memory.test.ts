@@ -1,18 +1,15 @@
 import { until as poll } from '../support/poll.ts';
 import { describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
 import { MemoryBus } from '../../src/bus/memory-bus.ts';
 import type { Subscription } from '../../src/bus/bus.ts';
 import type { Point } from '../../src/sink/sink.ts';
-import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
+import { topicSpecs } from '../../src/bus/topics.ts';
 import { MemorySink } from '../../src/sink/memory-sink.ts';
 import { toPoints } from '../../src/sink/to-points.ts';
 import { Processor, type ProcessorOptions } from '../../src/processor/processor.ts';
-import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import type { AlertEvent, StepOutput } from '../../src/domain/step/step-types.ts';
 import type { Quote } from '../../src/domain/market/quote.ts';
-import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
+import { book, params, quotes, silent, T0, topics } from '../support/falling-stream.ts';
 import { fold } from '../support/pipeline.ts';
 
 /**
@@ -20,19 +17,6 @@ import { fold } from '../support/pipeline.ts';
  * sink: fast checks that a run and a restarted run equal the in-memory fold of `step`. The same
  * properties are checked on real Kafka and InfluxDB by the integration and fault tests.
  */
-const silent = pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() }));
-const T0 = Date.parse('2025-10-01T00:00:00Z');
-const params = { ...defaultDomainParams(loadCatalog()), emitIntervalMs: 60_000 };
-const book = generateBook({ entities: 30, seed: 7 });
-// 200 ms of event time between quotes: 4,000 quotes span about 13 one-minute windows
-// and every price falls steadily by up to 40% over them, so that LTV lines are really crossed (a
-// run's first evaluation only sets the alert machine's baseline: no alert comes from it)
-const quotes = generateQuotes({ seed: 7, count: 4_000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 3 }).map((q, k, all) => ({
-  ...q,
-  price: Number((q.price * (1 - (0.4 * k) / all.length)).toPrecision(8)),
-}));
-const names = topicNames('t.');
-const topics = { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter };
 
 async function newBus(quotePartitions = 3): Promise<MemoryBus> {
   const bus = new MemoryBus({ maxBatchRecords: 300 });

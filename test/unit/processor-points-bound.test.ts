@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
 import { until } from '../support/poll.ts';
 import { MemoryBus } from '../../src/bus/memory-bus.ts';
 import type { Point } from '../../src/sink/sink.ts';
-import { topicNames, topicSpecs } from '../../src/bus/topics.ts';
+import { topicSpecs } from '../../src/bus/topics.ts';
 import { MemorySink } from '../../src/sink/memory-sink.ts';
 import { MEASUREMENT } from '../../src/sink/measurements.ts';
 import { toPoints } from '../../src/sink/to-points.ts';
 import { Processor } from '../../src/processor/processor.ts';
-import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import type { StepOutput } from '../../src/domain/step/step-types.ts';
-import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
+import { book, params, quotes, silent, T0, topics } from '../support/falling-stream.ts';
 import { fold } from '../support/pipeline.ts';
 
 /**
@@ -20,17 +17,6 @@ import { fold } from '../support/pipeline.ts';
  * stop the stepping: the quotes after the close are stepped and their alerts written meanwhile,
  * until the points in flight reach the bound, where the stepping waits. The outputs stay the fold's.
  */
-const silent = pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() }));
-const T0 = Date.parse('2025-10-01T00:00:00Z');
-const params = { ...defaultDomainParams(loadCatalog()), emitIntervalMs: 60_000 };
-const book = generateBook({ entities: 30, seed: 7 });
-// 200 ms apart: a window closes every 300 quotes; prices fall by up to 40%, so LTV lines are crossed all along
-const quotes = generateQuotes({ seed: 7, count: 4_000, startTs: T0, cadenceMs: 200, instruments: book.instruments, sourcesPerInstrument: 3 }).map((q, k, all) => ({
-  ...q,
-  price: Number((q.price * (1 - (0.4 * k) / all.length)).toPrecision(8)),
-}));
-const names = topicNames('t.');
-const topics = { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter };
 const BOUND = 800;
 /** The close held: the first after 6 minutes, when the falling prices cross LTV lines every few dozen quotes. */
 const HOLD_FROM = T0 + 6 * 60_000;

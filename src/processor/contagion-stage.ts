@@ -116,6 +116,11 @@ export class ContagionStage {
    * does (docs/architecture.md "Contagion across instances").
    */
   atClose(close: WindowClose): StepOutput[] {
+    // No index quoted yet: a live processor's ticks move its clock before its first quote, and the
+    // close of that empty window would value the book on the catalog's model values alone, a
+    // cascade no quote set off (and one a replay of the same quotes never runs). The book stays
+    // dirty for the first close with a market.
+    if (isEmptyMarket(close.market)) return [];
     const run = close.indexesMoved || close.newHour || this.dirty;
     this.dirty = false;
     if (!run || this.book.size === 0) return [];
@@ -180,6 +185,10 @@ export class ContagionStage {
       lenders: r.lenders.map((l) => ({ ...l, defaultedDebtToday: today.get(l.lender) ?? 0 })),
     };
   }
+}
+
+function isEmptyMarket(m: Market): boolean {
+  return m.hashprice === null && Object.keys(m.crypto).length === 0 && Object.keys(m.rental).length === 0 && Object.keys(m.resale).length === 0;
 }
 
 type ContagionStatus = { readonly status: string; readonly since: number; readonly clearsAt: number | null };

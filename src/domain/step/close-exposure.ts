@@ -47,7 +47,6 @@ export function closeExposure(state: ProcessorState, ws: number, params: DomainP
   const w = state.window;
   const hour = Math.floor(ws / EXPOSURE_REFRESH_MS);
   const refresh = state.exposureHour !== hour;
-  state.exposureHour = hour;
   // O(revalued) per window; O(book) once an hour
   const ids = new Set<string>(w.removed.keys());
   if (refresh) {
@@ -55,6 +54,10 @@ export function closeExposure(state: ProcessorState, ws: number, params: DomainP
   } else {
     for (const id of w.entities) ids.add(id);
   }
+  // The hour's refresh is spent on the first close with something to write: a live processor's
+  // ticks close windows before its first quote, and the first close with valuations must still
+  // refresh (and set the contagion stage's hour off) as a replay of the same quotes does.
+  if (!refresh || ids.size > 0) state.exposureHour = hour;
   const zero = (entity: string, model: string): void => {
     out.push({ kind: 'exposure', eventId: eventId('exposure', entity, model, ws), ts: ws, entity, model, unitsPledged: 0, unitsAtMarginCall: 0, depthPerMonth: null });
   };

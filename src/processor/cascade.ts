@@ -1,6 +1,6 @@
 import type { DomainParams } from '../domain/params.ts';
 import type { StepEvent, StepOutput } from '../domain/step/step-types.ts';
-import { EXPOSURE_REFRESH_MS, flush, step, type ProcessorState } from '../domain/step/step.ts';
+import { EXPOSURE_REFRESH_MS, flushSliced, runToEnd, stepSliced, type ProcessorState } from '../domain/step/step.ts';
 import { windowStartOf } from '../domain/window.ts';
 import type { ContagionStage, WindowClose } from './contagion-stage.ts';
 
@@ -10,18 +10,39 @@ import type { ContagionStage, WindowClose } from './contagion-stage.ts';
  * moved them (step closes the window before it applies the event). Mutates `state`, as step does.
  */
 export function stepWithCascade(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
+  const outputs: StepOutput[] = [];
+  return { state: runToEnd(stepWithCascadeSliced(state, event, params, stage, outputs, Infinity)), outputs };
+}
+
+/**
+ * `stepWithCascade`, the close a slice at a time (step's `stepSliced`): the same outputs in the
+ * same order, into `out`; it yields whenever `out` holds `sliceOutputs` or more. The stage's
+ * outputs come after the close's, as one piece. Returns the state.
+ */
+export function* stepWithCascadeSliced(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
   const close = stage !== null && event.kind !== 'entity' ? closeOf(state, closingAt(state, event.kind === 'quote' ? event.quote.ts : event.ts, params)) : null;
-  const r = step(state, event, params);
-  if (close !== null && stage !== null) for (const out of stage.atClose(close)) r.outputs.push(out);
-  return r;
+  const next = yield* stepSliced(state, event, params, out, sliceOutputs);
+  if (close !== null && stage !== null) for (const o of stage.atClose(close)) out.push(o);
+  return next;
 }
 
 /** `flush` (the end of the input closes the open window), then the stage on that close. */
 export function flushWithCascade(state: ProcessorState, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
+  const outputs: StepOutput[] = [];
+  return { state: runToEnd(flushWithCascadeSliced(state, params, stage, outputs, Infinity)), outputs };
+}
+
+/** `flushWithCascade`, a slice at a time (stepWithCascadeSliced). */
+export function* flushWithCascadeSliced(state: ProcessorState, params: DomainParams, stage: ContagionStage | null, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
   const close = stage !== null ? closeOf(state, state.windowStartMs) : null;
-  const r = flush(state, params);
-  if (close !== null && stage !== null) for (const out of stage.atClose(close)) r.outputs.push(out);
-  return r;
+  const next = yield* flushSliced(state, params, out, sliceOutputs);
+  if (close !== null && stage !== null) for (const o of stage.atClose(close)) out.push(o);
+  return next;
+}
+
+/** Whether `event` closes the open window (the runtime steps it a slice at a time then). */
+export function closesWindow(state: ProcessorState, event: StepEvent, params: DomainParams): boolean {
+  return event.kind !== 'entity' && closingAt(state, event.kind === 'quote' ? event.quote.ts : event.ts, params) !== null;
 }
 
 /** The start of the window an event at `ts` closes (step's advanceClock), or null. */

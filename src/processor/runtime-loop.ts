@@ -3,8 +3,8 @@ import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
 import type { Quote } from '../domain/market/quote.ts';
 import type { AlertStateRecord, StepEvent, StepOutput } from '../domain/step/step-types.ts';
-import { alertStates, initialState, step, type ProcessorState } from '../domain/step/step.ts';
-import { flushWithCascade, stepWithCascade } from './cascade.ts';
+import { alertStates, initialState, stepSliced, type ProcessorState } from '../domain/step/step.ts';
+import { closesWindow, flushWithCascadeSliced, stepWithCascade, stepWithCascadeSliced } from './cascade.ts';
 import { entityOfAlertKey } from '../domain/alerts/alert-key.ts';
 import { restoredState } from './checkpoint.ts';
 import type { ContagionStage } from './contagion-stage.ts';
@@ -66,6 +66,8 @@ export class RuntimeLoop {
   private drainQueued = false;
   private lastEndPoll = 0;
   private events = 0;
+  /** When the stepping last let the event loop run (yieldIfDue). */
+  private sliceStart = 0;
 
   constructor(private readonly o: RuntimeLoopOptions) {
     this.state = initialState(o.params);
@@ -155,18 +157,14 @@ export class RuntimeLoop {
    * a queued operation.
    */
   async apply(events: readonly StepEvent[]): Promise<void> {
-    let outputs: StepOutput[] = [];
-    let sliceStart = performance.now();
+    const outputs: StepOutput[] = [];
+    this.sliceStart = performance.now();
     for (const event of events) {
-      for (const out of this.stepOne(event)) outputs.push(out);
+      await this.stepInto(event, outputs, (slice) => this.o.writer.submit(slice, [], null));
       if (outputs.length >= this.o.bounds.chunkOutputs) {
-        await this.o.writer.submit(outputs, [], null);
-        outputs = [];
-        sliceStart = performance.now();
-      } else if (performance.now() - sliceStart > this.yieldAfterMs()) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
+        await this.o.writer.submit(outputs.splice(0), [], null);
+        this.sliceStart = performance.now();
+      } else await this.yieldIfDue();
     }
     if (outputs.length > 0) await this.o.writer.submit(outputs, [], null);
   }
@@ -174,8 +172,14 @@ export class RuntimeLoop {
   /** Folds events whose outputs were written before (the look-back window of a restart): outputs discarded. */
   async rebuild(events: readonly StepEvent[]): Promise<void> {
     let sliceStart = performance.now();
+    const discarded: StepOutput[] = [];
     for (const event of events) {
-      this.state = step(this.state, event, this.o.params).state;
+      // a close of the whole book a slice at a time, each slice dropped
+      const g = stepSliced(this.state, event, this.o.params, discarded, this.o.bounds.chunkOutputs);
+      let r = g.next();
+      for (; r.done !== true; r = g.next()) discarded.length = 0;
+      this.state = r.value;
+      discarded.length = 0;
       if (performance.now() - sliceStart > YIELD_AFTER_MS.idle) {
         await yieldToEventLoop();
         sliceStart = performance.now();
@@ -210,10 +214,10 @@ export class RuntimeLoop {
     // longer does).
     const batch = this.o.writer.ledger.open(released.map((r) => r.record));
     const { chunkQuotes, chunkOutputs } = this.o.bounds;
-    let outputs: StepOutput[] = [];
+    const outputs: StepOutput[] = [];
     let quotes: Quote[] = [];
     let chunkStart = 0;
-    let sliceStart = performance.now();
+    this.sliceStart = performance.now();
     for (let j = 0; j < released.length; j++) {
       const { record, lateByMs } = released[j];
       const d = decodeQuote(record);
@@ -221,20 +225,17 @@ export class RuntimeLoop {
         await this.o.writer.deadLetter(record, d.reason, DEAD_LETTER_STAGE.quotes);
       } else {
         if (lateByMs > this.o.maxLatenessMs) this.o.metrics.lateQuotes.inc();
-        for (const out of this.stepOne({ kind: 'quote', quote: d.value })) outputs.push(out);
+        // a close's slices commit nothing: the quote's segment is cut once all of it is stepped
+        await this.stepInto({ kind: 'quote', quote: d.value }, outputs, (slice) => this.o.writer.submit(slice, [], null));
         quotes.push(d.value);
         this.events++;
       }
       if (j + 1 === released.length || j + 1 - chunkStart >= chunkQuotes || outputs.length >= chunkOutputs) {
-        await this.o.writer.submit(outputs, quotes, batch.cut(j + 1));
-        outputs = [];
+        await this.o.writer.submit(outputs.splice(0), quotes, batch.cut(j + 1));
         quotes = [];
         chunkStart = j + 1;
-        sliceStart = performance.now();
-      } else if (performance.now() - sliceStart > this.yieldAfterMs()) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
+        this.sliceStart = performance.now();
+      } else await this.yieldIfDue();
     }
     if (released.length === 0 && m.bufferedCount === 0) await this.o.writer.commit();
     if (this.endAt && !this.o.isStopping()) await this.checkEnd(m);
@@ -249,9 +250,10 @@ export class RuntimeLoop {
       if ((committable.get(e.partition) ?? 0n) < BigInt(e.offset)) return;
     }
     if (m.bufferedCount > 0) return;
-    const f = flushWithCascade(this.state, this.o.params, this.o.contagion ?? null);
-    this.state = f.state;
-    await this.o.writer.submit(f.outputs, [], null);
+    const outputs: StepOutput[] = [];
+    const g = flushWithCascadeSliced(this.state, this.o.params, this.o.contagion ?? null, outputs, this.o.bounds.chunkOutputs);
+    this.state = await this.runSliced(g, outputs, (slice) => this.o.writer.submit(slice, [], null));
+    await this.o.writer.submit(outputs, [], null);
     await this.o.writer.idle();
     await this.o.writer.commit();
     this.endAt = null;
@@ -259,11 +261,38 @@ export class RuntimeLoop {
     this.o.onEnd();
   }
 
-  /** One event through `step` and, when it closed a window, the contagion stage. */
-  private stepOne(event: StepEvent): StepOutput[] {
-    const r = stepWithCascade(this.state, event, this.o.params, this.o.contagion ?? null);
-    this.state = r.state;
-    return r.outputs;
+  /**
+   * One event through `step` and, when it closed a window, the contagion stage; its outputs join
+   * `outputs`. An event that closes a window is stepped a slice at a time (stepWithCascadeSliced):
+   * every `chunkOutputs` outputs, `outputs` so far goes to `onSlice` while the close goes on, so
+   * a close of the whole book is never held as one array and the writes start while it is stepped.
+   */
+  private async stepInto(event: StepEvent, outputs: StepOutput[], onSlice: (slice: StepOutput[]) => Promise<void>): Promise<void> {
+    const { params, contagion } = this.o;
+    if (!closesWindow(this.state, event, params)) {
+      const r = stepWithCascade(this.state, event, params, contagion ?? null);
+      this.state = r.state;
+      for (const out of r.outputs) outputs.push(out);
+      return;
+    }
+    this.state = await this.runSliced(stepWithCascadeSliced(this.state, event, params, contagion ?? null, outputs, this.o.bounds.chunkOutputs), outputs, onSlice);
+  }
+
+  /** Runs a sliced step to its end: each time it yields, `outputs` is handed to `onSlice` (and emptied). */
+  private async runSliced(g: Generator<void, ProcessorState, void>, outputs: StepOutput[], onSlice: (slice: StepOutput[]) => Promise<void>): Promise<ProcessorState> {
+    for (let r = g.next(); ; r = g.next()) {
+      if (r.done === true) return r.value;
+      await onSlice(outputs.splice(0));
+      await this.yieldIfDue();
+    }
+  }
+
+  /** Yields to the event loop once the stepping has held it `yieldAfterMs`. */
+  private async yieldIfDue(): Promise<void> {
+    if (performance.now() - this.sliceStart > this.yieldAfterMs()) {
+      await yieldToEventLoop();
+      this.sliceStart = performance.now();
+    }
   }
 
   private yieldAfterMs(): number {

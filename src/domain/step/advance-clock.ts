@@ -9,7 +9,7 @@ import { byString, latestValuation, pushAlert } from './step-shared.ts';
 import { scheduleWarmUps, warmUpEndMs } from './warm-up.ts';
 import { evaluateEntity } from './evaluate-entity.ts';
 import { noteIndexChange, revalueAt } from './on-index-change.ts';
-import { closeWindow } from './close-window.ts';
+import { closeWindow, closeWindowSliced } from './close-window.ts';
 
 /** The clock moving forward (a quote or a tick): the window it leaves closed, quotes aged out, warm-ups ended, cures expired. */
 
@@ -37,6 +37,19 @@ export function advanceClock(state: ProcessorState, ts: number, params: DomainPa
   }
   if (ts > state.nextWarmUpMs) endWarmUps(state, ts, params, out);
   if (state.nextCureMs <= ts) expireCures(state, ts, params, out);
+}
+
+/**
+ * The window part of `advanceClock`, a slice at a time: when `ts` leaves the open window, closes it
+ * (closeWindowSliced) and moves the window to `ts`'s; `advanceClock` then finds it moved and goes
+ * on with the clock. The clock itself does not move here.
+ */
+export function* moveWindowSliced(state: ProcessorState, ts: number, params: DomainParams, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
+  if (state.clockMs !== null && ts <= state.clockMs) return;
+  const windowStart = windowStartOf(ts, params.emitIntervalMs);
+  if (state.windowStartMs === null || windowStart <= state.windowStartMs) return;
+  yield* closeWindowSliced(state, params, out, sliceOutputs);
+  state.windowStartMs = windowStart;
 }
 
 /**

@@ -42,8 +42,8 @@ const sameContributions = (a: readonly EntityModelExposure[], b: readonly Entity
   a.length === b.length &&
   a.every((x, i) => x.model === b[i].model && x.unitsPledged === b[i].unitsPledged && x.unitsAtMarginCall === b[i].unitsAtMarginCall && x.depthPerMonth === b[i].depthPerMonth);
 
-/** The window's `exposure` outputs (docs/processor.md "What `step` does"): changed contributions, ended ones as zeros, the whole book once an hour. */
-export function closeExposure(state: ProcessorState, ws: number, params: DomainParams, out: StepOutput[]): void {
+/** The window's `exposure` outputs (docs/processor.md "What `step` does"): changed contributions, ended ones as zeros, the whole book once an hour; yields between entities once `out` holds `sliceOutputs` (closeWindowSliced). */
+export function* closeExposureSliced(state: ProcessorState, ws: number, params: DomainParams, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
   const w = state.window;
   const hour = Math.floor(ws / EXPOSURE_REFRESH_MS);
   const refresh = state.exposureHour !== hour;
@@ -78,5 +78,6 @@ export function closeExposure(state: ProcessorState, ws: number, params: DomainP
     }
     while (e < ended.length) zero(id, ended[e++]);
     slot.exposureWritten = contributions;
+    if (out.length >= sliceOutputs) yield;
   }
 }

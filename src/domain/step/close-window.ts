@@ -7,7 +7,7 @@ import { eventId } from '../event-id.ts';
 import { decodeAlertKey } from '../alerts/alert-key.ts';
 import type { AlertSlot, EntitySlot, ProcessorState } from './step-state.ts';
 import { byString, HOUR_MS, valueOf, versionAt, WITH_STRESS } from './step-shared.ts';
-import { closeExposure } from './close-exposure.ts';
+import { closeExposureSliced } from './close-exposure.ts';
 
 /** The close of a conflation window: its index, spread, valuation, exposure and alert_state outputs. */
 
@@ -15,6 +15,25 @@ import { closeExposure } from './close-exposure.ts';
 const HOURS_PER_YEAR = 8766;
 
 export function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutput[]): void {
+  runToEnd(closeWindowSliced(state, params, out, Infinity));
+}
+
+/** Runs a sliced generator to its end without taking slices (every output stays in its `out`). */
+export function runToEnd<T>(g: Generator<void, T, void>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * The close, a slice at a time: the same outputs in the same order as `closeWindow`, and it yields
+ * (between entities) whenever `out` holds `sliceOutputs` or more, for the caller to take them
+ * (`out.splice(0)`) before it goes on. The state is the close's until the generator ends: the
+ * caller steps nothing else meanwhile. A close of the whole book is then never held in memory
+ * as one array (docs/processor.md "The sliced close").
+ */
+export function* closeWindowSliced(state: ProcessorState, params: DomainParams, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
   const ws = state.windowStartMs;
   const clock = state.clockMs;
   if (ws === null || clock === null) return;
@@ -73,8 +92,9 @@ export function closeWindow(state: ProcessorState, params: DomainParams, out: St
       inputsOf.set(version.exposure, inputs);
     }
     out.push({ kind: 'valuation', eventId: eventId('valuation', id, ws), ts: ws, valuation: withAlertStatuses(v, slot, version.sheet), inputs, itemsChanged: itemsChanged(slot, v, ws) });
+    if (out.length >= sliceOutputs) yield;
   }
-  closeExposure(state, ws, params, out);
+  yield* closeExposureSliced(state, ws, params, out, sliceOutputs);
   for (const key of [...w.alertKeys].sort(byString)) {
     const s = slotOfKey(state, key);
     if (s === null) continue;

@@ -5,10 +5,12 @@ import { eventId } from '../event-id.ts';
 import { applyQuote } from '../market/market-index.ts';
 import { EXPOSURE_REFRESH_MS } from '../defaults.ts';
 import type { ProcessorState } from './step-state.ts';
-import { advanceClock } from './advance-clock.ts';
+import { advanceClock, moveWindowSliced } from './advance-clock.ts';
 import { onIndexChange } from './on-index-change.ts';
 import { onEntity } from './on-entity.ts';
-import { closeWindow } from './close-window.ts';
+import { closeWindow, closeWindowSliced } from './close-window.ts';
+
+export { runToEnd } from './close-window.ts';
 
 /**
  * The processor's pure heart: `step(state, event, params) -> { state, outputs }`. Its contract
@@ -65,4 +67,23 @@ export function flush(state: ProcessorState, params: DomainParams): { state: Pro
   const out: StepOutput[] = [];
   closeWindow(state, params, out);
   return { state, outputs: out };
+}
+
+/**
+ * `step` with the close of the window the event leaves done first, a slice at a time: every output
+ * lands in `out`, in `step`'s order, and it yields whenever `out` holds `sliceOutputs` or more (the
+ * caller takes them with `out.splice(0)` and steps nothing else until it ends). Returns the state.
+ * The runtime's path for an event that closes a window (docs/processor.md "The sliced close").
+ */
+export function* stepSliced(state: ProcessorState, event: StepEvent, params: DomainParams, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
+  if (event.kind !== 'entity') yield* moveWindowSliced(state, event.kind === 'quote' ? event.quote.ts : event.ts, params, out, sliceOutputs);
+  const r = step(state, event, params);
+  for (const o of r.outputs) out.push(o);
+  return r.state;
+}
+
+/** `flush`, a slice at a time (stepSliced). */
+export function* flushSliced(state: ProcessorState, params: DomainParams, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
+  yield* closeWindowSliced(state, params, out, sliceOutputs);
+  return state;
 }

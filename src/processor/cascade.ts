@@ -16,13 +16,13 @@ export function stepWithCascade(state: ProcessorState, event: StepEvent, params:
 
 /**
  * `stepWithCascade`, the close a slice at a time (step's `stepSliced`): the same outputs in the
- * same order, into `out`; it yields whenever `out` holds `sliceOutputs` or more. The stage's
- * outputs come after the close's, as one piece. Returns the state.
+ * same order, into `out`; it yields whenever `out` holds `sliceOutputs` or more, in the close and
+ * in the stage's outputs after it. Returns the state.
  */
 export function* stepWithCascadeSliced(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
   const close = stage !== null && event.kind !== 'entity' ? closeOf(state, closingAt(state, event.kind === 'quote' ? event.quote.ts : event.ts, params)) : null;
   const next = yield* stepSliced(state, event, params, out, sliceOutputs);
-  if (close !== null && stage !== null) for (const o of stage.atClose(close)) out.push(o);
+  if (close !== null && stage !== null) yield* stage.atCloseSliced(close, out, sliceOutputs);
   return next;
 }
 
@@ -36,7 +36,7 @@ export function flushWithCascade(state: ProcessorState, params: DomainParams, st
 export function* flushWithCascadeSliced(state: ProcessorState, params: DomainParams, stage: ContagionStage | null, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
   const close = stage !== null ? closeOf(state, state.windowStartMs) : null;
   const next = yield* flushSliced(state, params, out, sliceOutputs);
-  if (close !== null && stage !== null) for (const o of stage.atClose(close)) out.push(o);
+  if (close !== null && stage !== null) yield* stage.atCloseSliced(close, out, sliceOutputs);
   return next;
 }
 

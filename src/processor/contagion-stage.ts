@@ -8,6 +8,7 @@ import type { Entity, SheetVersion } from '../domain/sheet/sheet.ts';
 import { versionAt } from '../domain/sheet/sheet-validate.ts';
 import type { AlertStateRecord, StepOutput } from '../domain/step/step-types.ts';
 import { decodeEntity, type DecodedEntity } from './decode.ts';
+import { runToEnd } from '../domain/step/step.ts';
 
 /**
  * The book-level stage of the fire-sale cascade (shared/DOMAIN.md "Fire-sale contagion";
@@ -116,20 +117,27 @@ export class ContagionStage {
    * does (docs/architecture.md "Contagion across instances").
    */
   atClose(close: WindowClose): StepOutput[] {
+    const out: StepOutput[] = [];
+    runToEnd(this.atCloseSliced(close, out, Infinity));
+    return out;
+  }
+
+  /** `atClose` into `out`, yielding between entities whenever `out` holds `sliceOutputs` or more (the runtime's sliced close: src/domain/step/close-window.ts `closeWindowSliced`). */
+  *atCloseSliced(close: WindowClose, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
     // No index quoted yet: a live processor's ticks move its clock before its first quote, and the
     // close of that empty window would value the book on the catalog's model values alone, a
     // cascade no quote set off (and one a replay of the same quotes never runs). The book stays
     // dirty for the first close with a market.
-    if (isEmptyMarket(close.market)) return [];
+    if (isEmptyMarket(close.market)) return;
     const run = close.indexesMoved || close.newHour || this.dirty;
     this.dirty = false;
-    if (!run || this.book.size === 0) return [];
+    if (!run || this.book.size === 0) return;
     const sheets: SheetVersion[] = [];
     for (const e of this.book.values()) {
       const v = versionAt(e, close.atMs);
       if (v !== null) sheets.push(v);
     }
-    return this.outputsOf(contagion(sheets, close.market, close.atMs, this.o.params), close.windowStartMs, close.newHour);
+    yield* this.outputsOf(contagion(sheets, close.market, close.atMs, this.o.params), close.windowStartMs, close.newHour, out, sliceOutputs);
   }
 
   /**
@@ -137,8 +145,7 @@ export class ContagionStage {
    * cascade reaches (in default, or valued lower after it), every owned one at the first close of
    * an hour; the book's points when this instance writes them.
    */
-  private outputsOf(report: ContagionReport, ws: number, newHour: boolean): StepOutput[] {
-    const out: StepOutput[] = [];
+  private *outputsOf(report: ContagionReport, ws: number, newHour: boolean, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
     const r = report.result;
     const alertStates: StepOutput[] = [];
     // one string for every alert of the close: the round-0 list can run to thousands of characters,
@@ -163,9 +170,10 @@ export class ContagionStage {
       }
       const reached = e.defaultRound !== null || e.ltvAfter !== e.ltvBefore;
       if (owned && (newHour || reached)) out.push({ kind: 'contagion_entity', eventId: eventId('contagion_entity', e.entity, ws), ts: ws, entity: e });
+      if (out.length >= sliceOutputs) yield;
     }
     if (this.o.writesBook()) out.push(this.bookOutput(report, ws));
-    return [...out, ...alertStates];
+    for (const a of alertStates) out.push(a);
   }
 
   private bookOutput(report: ContagionReport, ws: number): StepOutput {

@@ -1,6 +1,7 @@
 import type { DomainParams } from '../domain/params.ts';
 import type { StepEvent, StepOutput } from '../domain/step/step-types.ts';
-import { EXPOSURE_REFRESH_MS, flushSliced, runToEnd, stepSliced, type ProcessorState } from '../domain/step/step.ts';
+import { EXPOSURE_REFRESH_MS, flushSliced, stepSliced, type ProcessorState } from '../domain/step/step.ts';
+import { runToEnd } from '../domain/sliced.ts';
 import { windowStartOf } from '../domain/window.ts';
 import type { ContagionStage, WindowClose } from './contagion-stage.ts';
 

@@ -8,7 +8,7 @@ import type { Entity, SheetVersion } from '../domain/sheet/sheet.ts';
 import { versionAt } from '../domain/sheet/sheet-validate.ts';
 import type { AlertStateRecord, StepOutput } from '../domain/step/step-types.ts';
 import { decodeEntity, type DecodedEntity } from './decode.ts';
-import { runToEnd } from '../domain/step/step.ts';
+import { runToEnd } from '../domain/sliced.ts';
 
 /**
  * The book-level stage of the fire-sale cascade (shared/DOMAIN.md "Fire-sale contagion";

@@ -27,7 +27,9 @@ function start(): { state: ProcessorState; stage: ContagionStage } {
 const events: StepEvent[] = [...quotes.map((quote) => ({ kind: 'quote', quote }) as const), { kind: 'tick', ts: quotes[quotes.length - 1].ts + 3 * WINDOW }];
 
 function whole(): StepOutput[] {
-  let { state, stage } = start();
+  const started = start();
+  const stage = started.stage;
+  let state = started.state;
   const out: StepOutput[] = [];
   for (const e of events) {
     const r = stepWithCascade(state, e, p, stage);
@@ -39,7 +41,9 @@ function whole(): StepOutput[] {
 }
 
 function sliced(sliceOutputs: number): { outputs: StepOutput[]; slices: number[]; closes: number } {
-  let { state, stage } = start();
+  const started = start();
+  const stage = started.stage;
+  let state = started.state;
   const out: StepOutput[] = [];
   const taken: StepOutput[] = [];
   const slices: number[] = [];

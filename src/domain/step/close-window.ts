@@ -8,6 +8,7 @@ import { decodeAlertKey } from '../alerts/alert-key.ts';
 import type { AlertSlot, EntitySlot, ProcessorState } from './step-state.ts';
 import { byString, HOUR_MS, valueOf, versionAt, WITH_STRESS } from './step-shared.ts';
 import { closeExposureSliced } from './close-exposure.ts';
+import { runToEnd } from '../sliced.ts';
 
 /** The close of a conflation window: its index, spread, valuation, exposure and alert_state outputs. */
 
@@ -16,14 +17,6 @@ const HOURS_PER_YEAR = 8766;
 
 export function closeWindow(state: ProcessorState, params: DomainParams, out: StepOutput[]): void {
   runToEnd(closeWindowSliced(state, params, out, Infinity));
-}
-
-/** Runs a sliced generator to its end without taking slices (every output stays in its `out`). */
-export function runToEnd<T>(g: Generator<void, T, void>): T {
-  for (;;) {
-    const r = g.next();
-    if (r.done === true) return r.value;
-  }
 }
 
 /**

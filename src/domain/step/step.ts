@@ -10,8 +10,6 @@ import { onIndexChange } from './on-index-change.ts';
 import { onEntity } from './on-entity.ts';
 import { closeWindow, closeWindowSliced } from './close-window.ts';
 
-export { runToEnd } from './close-window.ts';
-
 /**
  * The processor's pure heart: `step(state, event, params) -> { state, outputs }`. Its contract
  * (clock, quotes, warm-up, windows, exposure, alerts, the two revaluation paths) is in

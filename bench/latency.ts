@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Point } from '../src/sink/sink.ts';
 import type { ProduceRecord } from '../src/bus/bus.ts';
@@ -71,6 +72,11 @@ export interface LatencyResult {
   readonly quoteToIndex: Percentiles;
   readonly indexAfterClose: Percentiles;
   readonly quoteToAlert: Percentiles;
+  /**
+   * Per second of the stream (from its first alert's quote): alerts, p50 and max quote -> alert (ms).
+   * Where the tail sits: at the start (the first closes, a cold process) or all along.
+   */
+  readonly quoteToAlertBySecond: ReadonlyArray<{ readonly second: number; readonly alerts: number; readonly p50Ms: number; readonly maxMs: number }>;
   readonly quoteToAlertPublished: Percentiles;
   readonly windowCloseToValuation: Percentiles;
   /**
@@ -110,6 +116,8 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
   const indexAcks = new Map<string, number>();
   const afterClose: number[] = [];
   const toAlert: number[] = [];
+  /** Per alert point: its quote's time and its latency, for the tail by second of the stream. */
+  const alertTimes: Array<{ readonly ts: number; readonly ms: number }> = [];
   const toAlertPublished: number[] = [];
   const toValuation: number[] = [];
   const windowOf = (ts: number) => Math.floor(ts / emitIntervalMs) * emitIntervalMs;
@@ -125,7 +133,10 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
         const key = `${p.tags.instrument}|${ws}`;
         if (!indexAcks.has(key)) indexAcks.set(key, ack);
         afterClose.push(ack - (ws + emitIntervalMs));
-      } else if (p.measurement === MEASUREMENT.alert) toAlert.push(ack - p.ts);
+      } else if (p.measurement === MEASUREMENT.alert) {
+        toAlert.push(ack - p.ts);
+        alertTimes.push({ ts: p.ts, ms: ack - p.ts });
+      }
       else if (p.measurement === MEASUREMENT.valuation) toValuation.push(ack - (windowOf(p.ts) + emitIntervalMs));
     }
   };
@@ -205,6 +216,7 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
       indexAfterClose: stats(afterClose),
       quoteToAlert: alert,
       quoteToAlertPublished: stats(toAlertPublished),
+      quoteToAlertBySecond: bySecond(alertTimes),
       windowCloseToValuation: val,
       write: { sinkPoints: sink.points, sinkWriteMs: Math.round(sink.writeMs), peakPointsInFlight: load.peakPointsInFlight, backPressuredMs: load.backPressuredMs },
       target: { quoteToAlertP99Ms: 100, floorMs: 250, met: alert.p99Ms <= 100, floorMet: alert.p99Ms <= 250 },
@@ -217,6 +229,19 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
     await deleteTopics(bus, prefix).catch(() => undefined);
     await bus.close();
   }
+}
+
+function bySecond(xs: ReadonlyArray<{ readonly ts: number; readonly ms: number }>): Array<{ second: number; alerts: number; p50Ms: number; maxMs: number }> {
+  if (xs.length === 0) return [];
+  const t0 = Math.min(...xs.map((x) => x.ts));
+  const by = new Map<number, number[]>();
+  for (const x of xs) {
+    const s = Math.floor((x.ts - t0) / 1000);
+    const list = by.get(s);
+    if (list) list.push(x.ms);
+    else by.set(s, [x.ms]);
+  }
+  return [...by.entries()].sort(([a], [b]) => a - b).map(([second, ms]) => ({ second, alerts: ms.length, p50Ms: stats(ms).p50Ms, maxMs: Math.max(...ms) }));
 }
 
 /**
@@ -245,12 +270,46 @@ export interface MemoryOptions {
 export interface MemoryResult {
   readonly input: { readonly entities: number; readonly quotesPerSecond: number; readonly seconds: number; readonly seed: number };
   readonly rssMb: { readonly afterEntities: number; readonly peak: number; readonly atEnd: number; readonly samples: number };
+  /** The process's own metrics (MB) at the scrape (one a second) with the largest resident figure: where the resident memory goes. */
+  readonly atPeak: MemoryBreakdown | null;
   readonly ms: number;
   /** How the child ran: the production settings of the README (a compiled build, a heap limit). */
   readonly settings: { readonly command: string; readonly maxOldSpaceMb: number };
   /** Issue 12 point 5: at most 250 MB resident (floor 350 MB). */
   readonly target: { readonly rssMb: 250; readonly floorMb: 350; readonly met: boolean; readonly floorMet: boolean };
   readonly machine: ServicesMachine;
+}
+
+/** What `/metrics` (prom-client's default metrics, src/server/http-server.ts) says of a process's memory, in MB. */
+export interface MemoryBreakdown {
+  readonly residentMb: number;
+  /** V8's heap: used by live and not yet collected objects, and reserved. */
+  readonly heapUsedMb: number;
+  readonly heapTotalMb: number;
+  /** Outside V8's heap: Buffers and ArrayBuffers (Kafka batches, HTTP bodies, typed arrays' stores). */
+  readonly externalMb: number;
+}
+
+async function memoryBreakdown(port: number): Promise<MemoryBreakdown | null> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), () => null);
+  if (text === null) return null;
+  const value = (name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? Number.NaN : Math.round(Number(line.slice(name.length + 1)) / 1e5) / 10;
+  };
+  return { residentMb: value('process_resident_memory_bytes'), heapUsedMb: value('nodejs_heap_size_used_bytes'), heapTotalMb: value('nodejs_heap_size_total_bytes'), externalMb: value('nodejs_external_memory_bytes') };
+}
+
+/** A TCP port free on loopback now. */
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** The heap limit the README documents for `ccm process` in production (MB of V8 old space). */
@@ -302,7 +361,9 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     await createTopics(bus, prefix, 3);
     await publishEntities(bus, t.entities, book.entities, 0);
     const config = join(dir, 'bench.yaml');
-    writeFileSync(config, `mode: live\nkafka:\n  enabled: true\n  topicPrefix: "${prefix}"\n  quotePartitions: 3\n  entityPartitions: 2\ninflux:\n  enabled: true\nprocessor:\n  run: ${name}\n  groupId: ${name}\n  instanceId: p0\nhttp:\n  enabled: false\n`);
+    // HTTP on, as in production: its /metrics tells the resident memory's parts (sampled below)
+    const port = await freeTcpPort();
+    writeFileSync(config, `mode: live\nkafka:\n  enabled: true\n  topicPrefix: "${prefix}"\n  quotePartitions: 3\n  entityPartitions: 2\ninflux:\n  enabled: true\nprocessor:\n  run: ${name}\n  groupId: ${name}\n  instanceId: p0\nhttp:\n  enabled: true\n  port: ${port}\n`);
     const childEnv = { ...process.env, CCM_KAFKA_BROKERS: env.kafkaBrokers.join(','), CCM_INFLUX_URL: env.influxUrl, CCM_INFLUX_USER: env.influxUser, CCM_INFLUX_PASSWORD: env.influxPassword, CCM_INFLUX_DB: env.influxDb, CCM_LOG_LEVEL: 'warn', CCM_TOPIC_PREFIX: prefix };
     // the production settings (README "Running in production"): the compiled build, a heap limit
     const build = buildForBench(log);
@@ -314,14 +375,25 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     void exited.then(() => (alive = false));
     const pid = child.pid as number;
     const samples: number[] = [];
+    let atPeak: MemoryBreakdown | null = null;
+    let scraped = 0;
+    // every 200 ms the resident memory; every second the process's own metrics, kept at their largest resident figure
+    const sample = async (): Promise<void> => {
+      const rss = rssMb(pid);
+      if (rss !== null) samples.push(rss);
+      if (samples.length % 5 !== 0) return;
+      const b = await memoryBreakdown(port);
+      if (b === null) return;
+      scraped++;
+      if (atPeak === null || b.residentMb > atPeak.residentMb) atPeak = b;
+    };
     const t0 = Date.now();
     const group = `${name}.quotes.p0`;
     // Entities read: the quote group's start offsets are committed (startFrom lookback).
     while (!(await bus.committedOffsets(group, t.quotes)).some((c) => BigInt(c.offset) >= 0n)) {
       if (!alive) throw new Error('memory: ccm process exited while reading its entities');
       if (Date.now() - t0 > 10 * 60_000) throw new Error('memory: ccm process did not read its entities in 10 minutes');
-      const rss = rssMb(pid);
-      if (rss !== null) samples.push(rss);
+      await sample();
       await sleep(200);
     }
     const afterEntities = rssMb(pid) ?? NaN;
@@ -334,8 +406,7 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     let producing = true;
     void produced.then(() => (producing = false));
     while (producing) {
-      const rss = rssMb(pid);
-      if (rss !== null) samples.push(rss);
+      await sample();
       await sleep(200);
     }
     if ((await produced) !== 0) throw new Error('memory: the paced producer failed');
@@ -343,8 +414,7 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     for (;;) {
       if (!alive) throw new Error('memory: ccm process exited before the end of its input');
       if (Date.now() - t0 > 30 * 60_000) throw new Error('memory: ccm process did not finish in 30 minutes');
-      const rss = rssMb(pid);
-      if (rss !== null) samples.push(rss);
+      await sample();
       const committed = await bus.committedOffsets(group, t.quotes);
       if (end.every((e) => BigInt(e.offset) === 0n || BigInt(committed.find((c) => c.partition === e.partition)?.offset ?? '-1') >= BigInt(e.offset))) break;
       await sleep(200);
@@ -354,10 +424,12 @@ export async function runMemory(opts: MemoryOptions = {}): Promise<MemoryResult>
     child.kill('SIGTERM');
     await exited;
     const peak = Math.max(...samples);
-    log(`memory: ccm process with ${entities} entities: peak ${peak} MB resident`);
+    const parts = atPeak as MemoryBreakdown | null;
+    log(`memory: ccm process with ${entities} entities: peak ${peak} MB resident${parts === null ? '' : `; at the largest of ${scraped} scrapes of /metrics: ${JSON.stringify(parts)}`}`);
     return {
       input: { entities, quotesPerSecond: rate, seconds, seed },
       rssMb: { afterEntities, peak, atEnd, samples: samples.length },
+      atPeak: parts,
       ms,
       settings: { command: `npm run build && node ${[...PRODUCTION_NODE_FLAGS, ...extraFlags].join(' ')} bin/ccm.js process`, maxOldSpaceMb: maxOldSpaceOf(extraFlags) },
       target: { rssMb: 250, floorMb: 350, met: peak <= 250, floorMet: peak <= 350 },

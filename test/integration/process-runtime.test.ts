@@ -46,7 +46,7 @@ describe('ccm process on Kafka and InfluxDB', () => {
     await bus.publish(recs);
     const group = `${s.prefix}g.quotes.p0`;
     for (let i = 0; i < 600 && (await committedCount(bus, group, s.topics.quotes)) < recs.length; i++) await sleep(100);
-    for (const name of ['ccm_messages_consumed_total', 'ccm_dead_letters_total', 'ccm_sink_batch_points_count', 'ccm_processing_latency_seconds_count']) {
+    for (const name of ['ccm_messages_consumed_total', 'ccm_dead_letters_total', 'ccm_sink_batch_points_count', 'ccm_processing_latency_seconds_count', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes']) {
       metrics[name] = await metricValue(child, name);
     }
     // the lag gauge is recomputed every 2 s: poll it (with a deadline) until a round after the last commit
@@ -76,6 +76,13 @@ describe('ccm process on Kafka and InfluxDB', () => {
     expect(metrics.ccm_sink_batch_points_count).toBeGreaterThan(0);
     expect(metrics.ccm_processing_latency_seconds_count).toBe(QUOTES);
     expect(metrics.ccm_consumer_lag).toBe(0);
+  });
+
+  it('serves the process’s own memory on /metrics (resident, V8 heap used, external), the process’s figures and not a constant', () => {
+    expect(metrics.process_resident_memory_bytes).toBeGreaterThan(20e6);
+    expect(metrics.nodejs_heap_size_used_bytes).toBeGreaterThan(5e6);
+    expect(metrics.nodejs_heap_size_used_bytes).toBeLessThan(metrics.process_resident_memory_bytes);
+    expect(metrics.nodejs_external_memory_bytes).toBeGreaterThan(0);
   });
 
   it('sends a poison quote to the dead-letter topic with its reason and keeps consuming its partition', async () => {

@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Point } from '../src/sink/sink.ts';
 import type { ProduceRecord } from '../src/bus/bus.ts';
+import type { AlertRule } from '../src/domain/step/step-types.ts';
 import { topicNames } from '../src/bus/topics.ts';
 import { MEASUREMENT } from '../src/sink/measurements.ts';
 import { Processor } from '../src/processor/processor.ts';
@@ -71,7 +72,19 @@ export interface LatencyResult {
   readonly drainMs: number;
   readonly quoteToIndex: Percentiles;
   readonly indexAfterClose: Percentiles;
+  /**
+   * Each alert from the event that raised it: its quote (the alert's time) for the rules a quote
+   * raises, the window's end for `contagion` (stamped with the window's start; the cascade runs at
+   * the close).
+   */
   readonly quoteToAlert: Percentiles;
+  /** The same, per kind of rule. */
+  readonly quoteToAlertByKind: { readonly quoteRules: Percentiles; readonly contagionFromWindowEnd: Percentiles };
+  /**
+   * Every alert from its stamped time, as measured before 2026-12-04 afternoon: a `contagion` alert
+   * then counts the whole window (its start to its close) as latency.
+   */
+  readonly quoteToAlertFromStamp: Percentiles;
   /**
    * Per second of the stream (from its first alert's quote): alerts, p50 and max quote -> alert (ms).
    * Where the tail sits: at the start (the first closes, a cold process) or all along.
@@ -89,6 +102,9 @@ export interface LatencyResult {
   readonly target: { readonly quoteToAlertP99Ms: 100; readonly floorMs: 250; readonly met: boolean; readonly floorMet: boolean };
   readonly machine: ServicesMachine;
 }
+
+/** The rule the fire-sale cascade raises at a window close (src/processor/contagion-stage.ts). */
+const CONTAGION_RULE: AlertRule = 'contagion';
 
 const stats = (xs: readonly number[]): Percentiles => ({ samples: xs.length, p50Ms: percentile(xs, 50), p99Ms: percentile(xs, 99), maxMs: xs.length > 0 ? Math.max(...xs) : NaN });
 
@@ -116,11 +132,18 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
   const indexAcks = new Map<string, number>();
   const afterClose: number[] = [];
   const toAlert: number[] = [];
+  const toQuoteRuleAlert: number[] = [];
+  const toContagionAlert: number[] = [];
+  const toAlertStamp: number[] = [];
   /** Per alert point: its quote's time and its latency, for the tail by second of the stream. */
   const alertTimes: Array<{ readonly ts: number; readonly ms: number }> = [];
   const toAlertPublished: number[] = [];
   const toValuation: number[] = [];
   const windowOf = (ts: number) => Math.floor(ts / emitIntervalMs) * emitIntervalMs;
+  // An alert's time is its quote's, except a `contagion` alert's: the cascade runs at a window close
+  // and stamps the window's start; the event that raised it is the quote that closed the window,
+  // which comes at the window's end at the earliest (so this is, if anything, late).
+  const raisedAt = (rule: string | undefined, at: number) => (rule === CONTAGION_RULE ? windowOf(at) + emitIntervalMs : at);
   const observe = (points: readonly Point[], ack: number) => {
     for (const p of points) {
       if (p.measurement === MEASUREMENT.price) {
@@ -134,8 +157,11 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
         if (!indexAcks.has(key)) indexAcks.set(key, ack);
         afterClose.push(ack - (ws + emitIntervalMs));
       } else if (p.measurement === MEASUREMENT.alert) {
-        toAlert.push(ack - p.ts);
-        alertTimes.push({ ts: p.ts, ms: ack - p.ts });
+        const ms = ack - raisedAt(p.tags.rule, p.ts);
+        toAlert.push(ms);
+        (p.tags.rule === CONTAGION_RULE ? toContagionAlert : toQuoteRuleAlert).push(ms);
+        toAlertStamp.push(ack - p.ts);
+        alertTimes.push({ ts: p.ts, ms });
       }
       else if (p.measurement === MEASUREMENT.valuation) toValuation.push(ack - (windowOf(p.ts) + emitIntervalMs));
     }
@@ -153,7 +179,7 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
         return async (records: readonly ProduceRecord[]) => {
           await target.publish(records);
           const ack = Date.now();
-          for (const r of records) if (r.topic === t.alerts) toAlertPublished.push(ack - r.ts);
+          for (const r of records) if (r.topic === t.alerts) toAlertPublished.push(ack - raisedAt((r.value as { rule?: string } | null)?.rule, r.ts));
         };
       }
       const v: unknown = Reflect.get(target, prop, target);
@@ -215,6 +241,8 @@ export async function runLatency(opts: LatencyOptions = {}): Promise<LatencyResu
       quoteToIndex: idx,
       indexAfterClose: stats(afterClose),
       quoteToAlert: alert,
+      quoteToAlertByKind: { quoteRules: stats(toQuoteRuleAlert), contagionFromWindowEnd: stats(toContagionAlert) },
+      quoteToAlertFromStamp: stats(toAlertStamp),
       quoteToAlertPublished: stats(toAlertPublished),
       quoteToAlertBySecond: bySecond(alertTimes),
       windowCloseToValuation: val,

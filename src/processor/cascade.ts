@@ -6,9 +6,11 @@ import { windowStartOf } from '../domain/window.ts';
 import type { ContagionStage, WindowClose } from './contagion-stage.ts';
 
 /**
- * `step`, then the stage when the event closed a window: the one way the runtime (and the tests'
- * fold) applies an event. The stage sees the close's clock and market, taken before the event
- * moved them (step closes the window before it applies the event). Mutates `state`, as step does.
+ * When the event closes a window, the contagion stage on that close, then `step`: the one way the
+ * runtime (and the tests' fold) applies an event. The stage sees the close's clock, market and
+ * hour, taken before the event moved them. Its outputs come first, so its alerts are not queued
+ * behind the close's valuations of the whole book (docs/processor.md "The sliced close"). Mutates
+ * `state`, as step does.
  */
 export function stepWithCascade(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
   const outputs: StepOutput[] = [];
@@ -17,17 +19,18 @@ export function stepWithCascade(state: ProcessorState, event: StepEvent, params:
 
 /**
  * `stepWithCascade`, the close a slice at a time (step's `stepSliced`): the same outputs in the
- * same order, into `out`; it yields whenever `out` holds `sliceOutputs` or more, in the close and
- * in the stage's outputs after it. Returns the state.
+ * same order, into `out`; it yields whenever `out` holds `sliceOutputs` or more, in the stage's
+ * outputs and in the close's after them. Returns the state.
  */
 export function* stepWithCascadeSliced(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
   const close = stage !== null && event.kind !== 'entity' ? closeOf(state, closingAt(state, event.kind === 'quote' ? event.quote.ts : event.ts, params)) : null;
-  const next = yield* stepSliced(state, event, params, out, sliceOutputs);
+  // the cascade first: it needs only the close's market, clock and hour, taken above, and its
+  // alerts are then not queued behind the close's valuations of the whole book
   if (close !== null && stage !== null) yield* stage.atCloseSliced(close, out, sliceOutputs);
-  return next;
+  return yield* stepSliced(state, event, params, out, sliceOutputs);
 }
 
-/** `flush` (the end of the input closes the open window), then the stage on that close. */
+/** `flush` (the end of the input closes the open window), the stage on that close first. */
 export function flushWithCascade(state: ProcessorState, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
   const outputs: StepOutput[] = [];
   return { state: runToEnd(flushWithCascadeSliced(state, params, stage, outputs, Infinity)), outputs };
@@ -36,9 +39,8 @@ export function flushWithCascade(state: ProcessorState, params: DomainParams, st
 /** `flushWithCascade`, a slice at a time (stepWithCascadeSliced). */
 export function* flushWithCascadeSliced(state: ProcessorState, params: DomainParams, stage: ContagionStage | null, out: StepOutput[], sliceOutputs: number): Generator<void, ProcessorState, void> {
   const close = stage !== null ? closeOf(state, state.windowStartMs) : null;
-  const next = yield* flushSliced(state, params, out, sliceOutputs);
   if (close !== null && stage !== null) yield* stage.atCloseSliced(close, out, sliceOutputs);
-  return next;
+  return yield* flushSliced(state, params, out, sliceOutputs);
 }
 
 /** Whether `event` closes the open window (the runtime steps it a slice at a time then). */

@@ -26,7 +26,7 @@ import type { WriteBounds } from './processor-options.ts';
  */
 export interface RuntimeLoopOptions {
   readonly params: DomainParams;
-  /** Runs after each window close, on the market of that close; its outputs join the close's. */
+  /** Runs at each window close, on the market of that close; its outputs come before the close's. */
   readonly contagion?: ContagionStage | null;
   readonly bounds: Pick<WriteBounds, 'chunkQuotes' | 'chunkOutputs'>;
   readonly writer: OutputWriter;
@@ -262,7 +262,7 @@ export class RuntimeLoop {
   }
 
   /**
-   * One event through `step` and, when it closed a window, the contagion stage; its outputs join
+   * One event through `step` and, when it closes a window, the contagion stage first; the outputs join
    * `outputs`. An event that closes a window is stepped a slice at a time (stepWithCascadeSliced):
    * every `chunkOutputs` outputs, `outputs` so far goes to `onSlice` while the close goes on, so
    * a close of the whole book is never held as one array and the writes start while it is stepped.

@@ -1,6 +1,9 @@
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { topicNames } from '../../src/bus/topics.ts';
+import type { Bus } from '../../src/bus/bus.ts';
+import type { Sink } from '../../src/sink/sink.ts';
+import type { ProcessorOptions } from '../../src/processor/processor.ts';
 import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
 
@@ -19,3 +22,21 @@ export const quotes = generateQuotes({ seed: 7, count: 4_000, startTs: T0, caden
 }));
 const names = topicNames('t.');
 export const topics = { quotes: names.quotes, entities: names.entities, valuations: names.valuations, alerts: names.alerts, alertState: names.alertState, deadletter: names.deadletter };
+
+/** The options of the in-memory processor these tests run over the book (one instance, from the earliest quote), with `over` on top. */
+export function fallingStreamProcessorOptions(bus: Bus, sink: Sink, over: Partial<ProcessorOptions> = {}): ProcessorOptions {
+  return {
+    bus,
+    sink,
+    logger: silent,
+    params,
+    topics,
+    run: 'mem',
+    groupId: 'g',
+    instanceId: 'p0',
+    lookbackMs: 2 * 24 * 3600_000,
+    maxLatenessMs: 2_000,
+    startFrom: 'earliest',
+    ...over,
+  };
+}

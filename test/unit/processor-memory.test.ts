@@ -9,7 +9,7 @@ import { toPoints } from '../../src/sink/to-points.ts';
 import { Processor, type ProcessorOptions } from '../../src/processor/processor.ts';
 import type { AlertEvent, StepOutput } from '../../src/domain/step/step-types.ts';
 import type { Quote } from '../../src/domain/market/quote.ts';
-import { book, params, quotes, silent, T0, topics } from '../support/falling-stream.ts';
+import { book, fallingStreamProcessorOptions, params, quotes, T0, topics } from '../support/falling-stream.ts';
 import { fold } from '../support/pipeline.ts';
 
 /**
@@ -28,22 +28,13 @@ async function newBus(quotePartitions = 3): Promise<MemoryBus> {
 const publishQuotes = (bus: MemoryBus, qs: readonly Quote[]) => bus.publish(qs.map((q) => ({ topic: topics.quotes, key: q.instrument, value: q, ts: q.ts })));
 
 function processor(bus: MemoryBus, sink: MemorySink, over: Partial<ProcessorOptions> = {}): Processor {
-  return new Processor({
-    bus,
-    sink,
-    logger: silent,
-    params,
-    topics,
-    run: 'mem',
-    groupId: 'g',
-    instanceId: 'p0',
-    lookbackMs: 2 * 24 * 3600_000,
-    maxLatenessMs: 2_000,
-    startFrom: 'earliest',
-    // small chunks and slices, so that a run goes through many of them
-    write: { chunkQuotes: 37, chunkOutputs: 60, maxInFlight: 2, slicePoints: 150, sliceRecords: 7 },
-    ...over,
-  });
+  return new Processor(
+    fallingStreamProcessorOptions(bus, sink, {
+      // small chunks and slices, so that a run goes through many of them
+      write: { chunkQuotes: 37, chunkOutputs: 60, maxInFlight: 2, slicePoints: 150, sliceRecords: 7 },
+      ...over,
+    }),
+  );
 }
 
 /** What InfluxDB (here the memory sink) holds after the fold's outputs. */

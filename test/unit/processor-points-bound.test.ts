@@ -8,7 +8,7 @@ import { MEASUREMENT } from '../../src/sink/measurements.ts';
 import { toPoints } from '../../src/sink/to-points.ts';
 import { Processor } from '../../src/processor/processor.ts';
 import type { StepOutput } from '../../src/domain/step/step-types.ts';
-import { book, params, quotes, silent, T0, topics } from '../support/falling-stream.ts';
+import { book, fallingStreamProcessorOptions, params, quotes, T0, topics } from '../support/falling-stream.ts';
 import { fold } from '../support/pipeline.ts';
 
 /**
@@ -53,22 +53,13 @@ describe('the points-in-flight bound', () => {
     await bus.publish(quotes.map((q) => ({ topic: topics.quotes, key: q.instrument, value: q, ts: q.ts })));
     const expected = fold(params, book.entities, await bus.readToEnd(topics.quotes));
     const sink = new CloseHoldingSink();
-    const p = new Processor({
-      bus,
-      sink,
-      logger: silent,
-      params,
-      topics,
-      run: 'mem',
-      groupId: 'g',
-      instanceId: 'p0',
-      lookbackMs: 2 * 24 * 3600_000,
-      maxLatenessMs: 2_000,
-      startFrom: 'earliest',
-      untilEnd: true,
-      // many small chunks, so that chunks of quotes follow the close's; a bound on chunks would stop at 2
-      write: { chunkQuotes: 10, chunkOutputs: 60, maxInFlight: 1_000, maxPointsInFlight: BOUND, slicePoints: 150, sliceRecords: 7 },
-    });
+    const p = new Processor(
+      fallingStreamProcessorOptions(bus, sink, {
+        untilEnd: true,
+        // many small chunks, so that chunks of quotes follow the close's; a bound on chunks would stop at 2
+        write: { chunkQuotes: 10, chunkOutputs: 60, maxInFlight: 1_000, maxPointsInFlight: BOUND, slicePoints: 150, sliceRecords: 7 },
+      }),
+    );
     await p.start();
     await until('a close held and the stepping stopped by the bound on points', () => sink.held !== null && p.writeLoad().backPressured);
     const held = sink.held as unknown as { maxTs: number };

@@ -1,6 +1,6 @@
 import type { DomainParams } from '../domain/params.ts';
 import type { StepEvent, StepOutput } from '../domain/step/step-types.ts';
-import { EXPOSURE_REFRESH_MS, flushSliced, stepSliced, type ProcessorState } from '../domain/step/step.ts';
+import { EXPOSURE_REFRESH_MS, flushSliced, step, stepSliced, type ProcessorState } from '../domain/step/step.ts';
 import { runToEnd } from '../domain/sliced.ts';
 import { windowStartOf } from '../domain/window.ts';
 import type { ContagionStage, WindowClose } from './contagion-stage.ts';
@@ -13,6 +13,8 @@ import type { ContagionStage, WindowClose } from './contagion-stage.ts';
  * `state`, as step does.
  */
 export function stepWithCascade(state: ProcessorState, event: StepEvent, params: DomainParams, stage: ContagionStage | null): { state: ProcessorState; outputs: StepOutput[] } {
+  // most events close nothing: `step` alone, no generator (the same outputs: no close, no stage)
+  if (!closesWindow(state, event, params)) return step(state, event, params);
   const outputs: StepOutput[] = [];
   return { state: runToEnd(stepWithCascadeSliced(state, event, params, stage, outputs, Infinity)), outputs };
 }

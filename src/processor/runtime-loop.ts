@@ -3,8 +3,8 @@ import type { Logger } from '../logger.ts';
 import type { DomainParams } from '../domain/params.ts';
 import type { Quote } from '../domain/market/quote.ts';
 import type { AlertStateRecord, StepEvent, StepOutput } from '../domain/step/step-types.ts';
-import { alertStates, initialState, stepSliced, type ProcessorState } from '../domain/step/step.ts';
-import { closesWindow, flushWithCascadeSliced, stepWithCascade, stepWithCascadeSliced } from './cascade.ts';
+import { alertStates, initialState, step, stepSliced, type ProcessorState } from '../domain/step/step.ts';
+import { closesWindow, flushWithCascadeSliced, stepWithCascadeSliced } from './cascade.ts';
 import { entityOfAlertKey } from '../domain/alerts/alert-key.ts';
 import { restoredState } from './checkpoint.ts';
 import type { ContagionStage } from './contagion-stage.ts';
@@ -174,12 +174,15 @@ export class RuntimeLoop {
     let sliceStart = performance.now();
     const discarded: StepOutput[] = [];
     for (const event of events) {
-      // a close of the whole book a slice at a time, each slice dropped
-      const g = stepSliced(this.state, event, this.o.params, discarded, this.o.bounds.chunkOutputs);
-      let r = g.next();
-      for (; r.done !== true; r = g.next()) discarded.length = 0;
-      this.state = r.value;
-      discarded.length = 0;
+      if (!closesWindow(this.state, event, this.o.params)) this.state = step(this.state, event, this.o.params).state;
+      else {
+        // a close of the whole book a slice at a time, each slice dropped
+        const g = stepSliced(this.state, event, this.o.params, discarded, this.o.bounds.chunkOutputs);
+        let r = g.next();
+        for (; r.done !== true; r = g.next()) discarded.length = 0;
+        this.state = r.value;
+        discarded.length = 0;
+      }
       if (performance.now() - sliceStart > YIELD_AFTER_MS.idle) {
         await yieldToEventLoop();
         sliceStart = performance.now();
@@ -270,7 +273,7 @@ export class RuntimeLoop {
   private async stepInto(event: StepEvent, outputs: StepOutput[], onSlice: (slice: StepOutput[]) => Promise<void>): Promise<void> {
     const { params, contagion } = this.o;
     if (!closesWindow(this.state, event, params)) {
-      const r = stepWithCascade(this.state, event, params, contagion ?? null);
+      const r = step(this.state, event, params);
       this.state = r.state;
       for (const out of r.outputs) outputs.push(out);
       return;

@@ -1,7 +1,8 @@
 import type { StepOutput } from '../domain/step/step-types.ts';
 import { decodeAlertKey } from '../domain/alerts/alert-key.ts';
 import type { Valuation } from '../domain/valuation/valuation-types.ts';
-import { BOARD_ALERTS, BOARD_HISTORY, BOARD_PROTOCOL_VERSION, type AlertRow, type BookRow, type HistoryPoint, type IndexRow, type ServerMessage } from './protocol.ts';
+import { HistoryStore } from './history-store.ts';
+import { BOARD_ALERTS, BOARD_HISTORY, BOARD_PROTOCOL_VERSION, type AlertRow, type BookRow, type IndexRow, type ServerMessage } from './protocol.ts';
 
 /**
  * What the board shows, kept from the processor's outputs (the `onOutputs` of Processor): the
@@ -70,7 +71,7 @@ export class BoardState {
   private readonly book = new Map<string, BookRow>();
   private readonly indexes = new Map<string, IndexRow>();
   private readonly alerts: AlertRow[] = [];
-  private readonly history = new Map<string, HistoryPoint[]>();
+  private readonly history = new HistoryStore();
   private readonly contagion = new Map<string, number | null>();
   /** entity -> facility -> the cure deadline of its running margin call (alert_state of rule ltv). */
   private readonly cures = new Map<string, Map<string, number | null>>();
@@ -95,11 +96,7 @@ export class BoardState {
         case 'valuation': {
           const row = bookRowOf(o.valuation, o.ts, this.contagion.get(o.valuation.entity) ?? null, o.inputs, this.cures.get(o.valuation.entity));
           this.book.set(row.entity, row);
-          const h = this.history.get(row.entity) ?? [];
-          h.push({ ts: o.ts, ltv: Object.fromEntries(row.facilities.map((f) => [f.id, f.ltv])) });
-          const limit = historyLimit(this.book.size);
-          if (h.length > limit) h.splice(0, h.length - limit);
-          this.history.set(row.entity, h);
+          this.history.push(row.entity, o.ts, row.facilities, historyLimit(this.book.size));
           this.dirtyBook.add(row.entity);
           this.tick(o.ts);
           break;
@@ -154,7 +151,7 @@ export class BoardState {
       book: [...this.book.values()].sort((a, b) => a.entity.localeCompare(b.entity)),
       indexes: [...this.indexes.values()].sort((a, b) => a.instrument.localeCompare(b.instrument)),
       alerts: [...this.alerts],
-      history: Object.fromEntries(this.history),
+      history: Object.fromEntries([...this.history.entities()].map((id) => [id, this.history.points(id)])),
     };
   }
 
@@ -167,7 +164,7 @@ export class BoardState {
     }
     if (this.dirtyBook.size > 0) {
       const ids = [...this.dirtyBook];
-      out.push({ v: BOARD_PROTOCOL_VERSION, type: 'book', rows: ids.map((id) => this.book.get(id)!), history: Object.fromEntries(ids.map((id) => [id, this.history.get(id)!.at(-1)!])) });
+      out.push({ v: BOARD_PROTOCOL_VERSION, type: 'book', rows: ids.map((id) => this.book.get(id)!), history: Object.fromEntries(ids.map((id) => [id, this.history.last(id)!])) });
       this.dirtyBook.clear();
     }
     return out;

@@ -1,5 +1,5 @@
 import type { ConsumedRecord } from '../bus/bus.ts';
-import { contagion, type ContagionReport } from '../domain/contagion/contagion.ts';
+import { cascade, type Cascade } from '../domain/contagion/contagion.ts';
 import { decodeAlertKey, encodeAlertKey } from '../domain/alerts/alert-key.ts';
 import { eventId } from '../domain/event-id.ts';
 import type { Market } from '../domain/market/market.ts';
@@ -137,7 +137,7 @@ export class ContagionStage {
       const v = versionAt(e, close.atMs);
       if (v !== null) sheets.push(v);
     }
-    yield* this.outputsOf(contagion(sheets, close.market, close.atMs, this.o.params), close.windowStartMs, close.newHour, out, sliceOutputs);
+    yield* this.outputsOf(cascade(sheets, close.market, close.atMs, this.o.params), close.windowStartMs, close.newHour, out, sliceOutputs);
   }
 
   /**
@@ -145,52 +145,56 @@ export class ContagionStage {
    * cascade reaches (in default, or valued lower after it), every owned one at the first close of
    * an hour; the book's points when this instance writes them.
    */
-  private *outputsOf(report: ContagionReport, ws: number, newHour: boolean, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
-    const r = report.result;
+  private *outputsOf(c: Cascade, ws: number, newHour: boolean, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
     const alertStates: StepOutput[] = [];
     // one string for every alert of the close: the round-0 list can run to thousands of characters,
     // and a close that reaches thousands of entities would otherwise hold a copy per alert
-    const setOffBy = report.roundZero.join(',');
-    for (const e of r.entities) {
-      const owned = this.o.owns(e.entity);
-      const reachedNow = e.defaultRound !== null && e.defaultRound >= 1;
-      const held = this.statuses.get(e.entity) ?? { status: CONTAGION_STATUS.ok, since: ws, clearsAt: null };
+    const setOffBy = c.roundZero.join(',');
+    let defaults = 0;
+    let contagionDefaults = 0;
+    // each entity's result built only when written (c.book): a close of the whole book holds none of them
+    for (let i = 0; i < c.book.size; i++) {
+      const entity = c.book.id(i);
+      const defaultRound = c.book.defaultRound(i);
+      if (defaultRound !== null) defaults++;
+      if ((defaultRound ?? 0) >= 1) contagionDefaults++;
+      const owned = this.o.owns(entity);
+      const reachedNow = defaultRound !== null && defaultRound >= 1;
+      const held = this.statuses.get(entity) ?? { status: CONTAGION_STATUS.ok, since: ws, clearsAt: null };
       const next = nextStatus(held, reachedNow, ws);
       if (next !== held) {
-        this.statuses.set(e.entity, next);
+        this.statuses.set(entity, next);
         if (owned) {
-          const key = encodeAlertKey(e.entity, null, 'contagion');
+          const key = encodeAlertKey(entity, null, 'contagion');
           if (next.status !== held.status) {
             const [from, to] = [held.status, next.status];
-            const cause = { defaultRound: e.defaultRound, setOffBy, rounds: r.rounds };
-            out.push({ kind: 'alert', eventId: eventId('alert', e.entity, null, 'contagion', from, to, ws), entity: e.entity, facility: null, rule: 'contagion', from, to, value: e.ltvAfter, threshold: null, at: ws, cause });
+            const cause = { defaultRound, setOffBy, rounds: c.rounds };
+            out.push({ kind: 'alert', eventId: eventId('alert', entity, null, 'contagion', from, to, ws), entity, facility: null, rule: 'contagion', from, to, value: c.book.ltvAfter(i), threshold: null, at: ws, cause });
           }
           alertStates.push({ kind: 'alert_state', key, status: next.status, cureDeadline: next.clearsAt, since: next.since, eventId: eventId('alert_state', key, next.status, next.since, next.clearsAt), ts: ws });
         }
       }
-      const reached = e.defaultRound !== null || e.ltvAfter !== e.ltvBefore;
-      if (owned && (newHour || reached)) out.push({ kind: 'contagion_entity', eventId: eventId('contagion_entity', e.entity, ws), ts: ws, entity: e });
+      const reached = defaultRound !== null || c.book.ltvAfter(i) !== c.book.ltvBefore(i);
+      if (owned && (newHour || reached)) out.push({ kind: 'contagion_entity', eventId: eventId('contagion_entity', entity, ws), ts: ws, entity: c.book.entity(i) });
       if (out.length >= sliceOutputs) yield;
     }
-    if (this.o.writesBook()) out.push(this.bookOutput(report, ws));
+    if (this.o.writesBook()) out.push(this.bookOutput(c, ws, defaults, contagionDefaults));
     for (const a of alertStates) out.push(a);
   }
 
-  private bookOutput(report: ContagionReport, ws: number): StepOutput {
-    const r = report.result;
+  private bookOutput(c: Cascade, ws: number, defaults: number, contagionDefaults: number): StepOutput {
     const today = new Map<string, number>();
-    for (const [lender, debt] of report.defaultedTodayByLender) today.set(lender, debt);
-    const defaults = r.entities.filter((e) => e.defaultRound !== null).length;
+    for (const [lender, debt] of c.defaultedTodayByLender) today.set(lender, debt);
     return {
       kind: 'contagion_book',
       eventId: eventId('contagion_book', ws),
       ts: ws,
-      rounds: r.rounds,
-      converged: r.converged,
+      rounds: c.rounds,
+      converged: c.converged,
       defaults,
-      contagionDefaults: r.entities.filter((e) => (e.defaultRound ?? 0) >= 1).length,
-      models: r.models,
-      lenders: r.lenders.map((l) => ({ ...l, defaultedDebtToday: today.get(l.lender) ?? 0 })),
+      contagionDefaults,
+      models: c.models,
+      lenders: c.lenders.map((l) => ({ ...l, defaultedDebtToday: today.get(l.lender) ?? 0 })),
     };
   }
 }

@@ -73,6 +73,11 @@ export interface ContagionReport {
   readonly defaultedTodayByLender: ReadonlyMap<string, number>;
 }
 
+/** The cascade as the processor reads it: the entities in a `CascadeBook`, each built when asked for (a close of the whole book would otherwise hold 10,000 of them, some 27 MB). */
+export interface Cascade extends Omit<ContagionResult, 'entities'>, Omit<ContagionReport, 'result'> {
+  readonly book: CascadeBook;
+}
+
 export interface ContagionOptions {
   /** Entities put in default at round 0 whatever their valuation (`ccm contagion --default`). */
   readonly forcedDefaults?: readonly string[];
@@ -87,7 +92,7 @@ export const NO_LENDER = '-';
  * The cascade of `sheets` (one version per entity, the one in force at `atMs`) at `market`.
  * Entities are reported in order of id, facilities in sheet order, models by id.
  */
-export function contagion(sheets: readonly SheetVersion[], market: Market, atMs: number, params: DomainParams, options: ContagionOptions = {}): ContagionReport {
+export function cascade(sheets: readonly SheetVersion[], market: Market, atMs: number, params: DomainParams, options: ContagionOptions = {}): Cascade {
   const book = [...sheets].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const forced = new Set(options.forcedDefaults ?? []);
   const outstanding = book.map((s) => facilityOutstanding(s, atMs));
@@ -151,20 +156,6 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
       return { model, seizedUnits: units, impact, resaleBefore: resale ?? null, resaleAfter: resale === undefined ? null : resale * (1 - impact) };
     });
 
-  const entities: ContagionEntity[] = book.map((s, e) => ({
-    entity: s.id,
-    defaultRound: defaultRound[e],
-    ltvBefore: before.ltv(e),
-    ltvAfter: current.ltv(e),
-    facilities: s.facilities.map((f, i) => ({
-      id: f.id,
-      ltvBefore: before.facilityLtv(e, i),
-      ltvAfter: current.facilityLtv(e, i),
-      statusBefore: before.facilityStatus(e, i),
-      statusAfter: current.facilityStatus(e, i),
-    })),
-  }));
-
   const lenders = new Map<string, { outstanding: number; defaultedDebt: number; shortfall: number }>();
   const today = new Map<string, number>();
   for (let e = 0; e < book.length; e++) {
@@ -184,15 +175,64 @@ export function contagion(sheets: readonly SheetVersion[], market: Market, atMs:
     });
   }
 
-  const result: ContagionResult = {
+  return {
     at: new Date(atMs).toISOString(),
     rounds,
     converged,
     models,
-    entities,
+    book: new CascadeBook(book, defaultRound, before, current),
     lenders: [...lenders].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([lender, l]) => ({ lender, ...l })),
+    causes,
+    roundZero: book.filter((_, e) => defaultRound[e] === 0).map((s) => s.id),
+    defaultedTodayByLender: today,
   };
-  return { result, causes, roundZero: book.filter((_, e) => defaultRound[e] === 0).map((s) => s.id), defaultedTodayByLender: today };
+}
+
+/** The cascade's entities, sorted by id, read one at a time: a `ContagionEntity` is built only when asked for. */
+export class CascadeBook {
+  constructor(
+    private readonly sheets: readonly SheetVersion[],
+    private readonly rounds: readonly (number | null)[],
+    private readonly before: BookValues,
+    private readonly after: BookValues,
+  ) {}
+  get size(): number {
+    return this.sheets.length;
+  }
+  id(e: number): string {
+    return this.sheets[e].id;
+  }
+  defaultRound(e: number): number | null {
+    return this.rounds[e];
+  }
+  ltvBefore(e: number): number | null {
+    return this.before.ltv(e);
+  }
+  ltvAfter(e: number): number | null {
+    return this.after.ltv(e);
+  }
+  entity(e: number): ContagionEntity {
+    return {
+      entity: this.sheets[e].id,
+      defaultRound: this.rounds[e],
+      ltvBefore: this.before.ltv(e),
+      ltvAfter: this.after.ltv(e),
+      facilities: this.sheets[e].facilities.map((f, i) => ({
+        id: f.id,
+        ltvBefore: this.before.facilityLtv(e, i),
+        ltvAfter: this.after.facilityLtv(e, i),
+        statusBefore: this.before.facilityStatus(e, i),
+        statusAfter: this.after.facilityStatus(e, i),
+      })),
+    };
+  }
+}
+
+/** The cascade (`cascade`) with every entity's result built: what `ccm contagion` prints and the tests read. */
+export function contagion(sheets: readonly SheetVersion[], market: Market, atMs: number, params: DomainParams, options: ContagionOptions = {}): ContagionReport {
+  const c = cascade(sheets, market, atMs, params, options);
+  const entities = Array.from({ length: c.book.size }, (_, e) => c.book.entity(e));
+  return { result: { at: c.at, rounds: c.rounds, converged: c.converged, models: c.models, entities, lenders: c.lenders }, causes: c.causes, roundZero: c.roundZero, defaultedTodayByLender: c.defaultedTodayByLender };
 }
 
 /** `i_m = min(hmax - h0, k * S_m / depthPerMonth)` with the catalog's liquidity of the model, else the defaults. */

@@ -357,7 +357,7 @@ function freeTcpPort(): Promise<number> {
 }
 
 /** The heap limit the README documents for `ccm process` in production (MB of V8 old space). */
-export const PRODUCTION_MAX_OLD_SPACE_MB = 256;
+export const PRODUCTION_MAX_OLD_SPACE_MB = 192;
 /**
  * The young generation's semi-spaces cut to 1 MB (V8's default is 16 MB on 64-bit): the processor's
  * garbage is short-lived per chunk, and the default young generation alone is some 40 MB resident.
@@ -370,7 +370,7 @@ export const PRODUCTION_NODE_FLAGS = [`--max-old-space-size=${PRODUCTION_MAX_OLD
  * start, so it cannot be set from inside Node): two arenas instead of eight per core, blocks of
  * 64 KB and more mapped on their own (V8's compiler zones, Kafka and HTTP buffers) and so returned
  * when freed, the heap trimmed past 128 KB free. Measured side by side (docs/performance.md
- * "memory"): 295.5 MB peak without, 269.6 MB with.
+ * "memory"): 295.5 MB peak without, 269.6 MB with (256 MB of old space both).
  */
 export const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072' } as const;
 const productionEnvLine = Object.entries(PRODUCTION_ENV)

@@ -160,18 +160,27 @@ export class ContagionStage {
       if ((defaultRound ?? 0) >= 1) contagionDefaults++;
       const owned = this.o.owns(entity);
       const reachedNow = defaultRound !== null && defaultRound >= 1;
-      const held = this.statuses.get(entity) ?? { status: CONTAGION_STATUS.ok, since: ws, clearsAt: null };
-      const next = nextStatus(held, reachedNow, ws);
-      if (next !== held) {
-        this.statuses.set(entity, next);
-        if (owned) {
-          const key = encodeAlertKey(entity, null, 'contagion');
-          if (next.status !== held.status) {
-            const [from, to] = [held.status, next.status];
-            const cause = { defaultRound, setOffBy, rounds: c.rounds };
-            out.push({ kind: 'alert', eventId: eventId('alert', entity, null, 'contagion', from, to, ws), entity, facility: null, rule: 'contagion', from, to, value: c.book.ltvAfter(i), threshold: null, at: ws, cause });
+      const held = this.statuses.get(entity);
+      if (held === undefined) {
+        // Baseline: the first cascade that sees the entity (the run's first, or a new borrower's)
+        // records its status silently, as step's rules take their first value: an alert is a
+        // change the monitor saw, not "already exposed when the monitor started". Recorded for
+        // every entity, ok ones too, so that a restart knows which entities have one.
+        const first = { status: reachedNow ? CONTAGION_STATUS.exposed : CONTAGION_STATUS.ok, since: ws, clearsAt: null };
+        this.statuses.set(entity, first);
+        if (owned) alertStates.push(statusRecord(entity, first, ws));
+      } else {
+        const next = nextStatus(held, reachedNow, ws);
+        if (next !== held) {
+          this.statuses.set(entity, next);
+          if (owned) {
+            if (next.status !== held.status) {
+              const [from, to] = [held.status, next.status];
+              const cause = { defaultRound, setOffBy, rounds: c.rounds };
+              out.push({ kind: 'alert', eventId: eventId('alert', entity, null, 'contagion', from, to, ws), entity, facility: null, rule: 'contagion', from, to, value: c.book.ltvAfter(i), threshold: null, at: ws, cause });
+            }
+            alertStates.push(statusRecord(entity, next, ws));
           }
-          alertStates.push({ kind: 'alert_state', key, status: next.status, cureDeadline: next.clearsAt, since: next.since, eventId: eventId('alert_state', key, next.status, next.since, next.clearsAt), ts: ws });
         }
       }
       const reached = defaultRound !== null || c.book.ltvAfter(i) !== c.book.ltvBefore(i);
@@ -204,6 +213,11 @@ function isEmptyMarket(m: Market): boolean {
 }
 
 type ContagionStatus = { readonly status: string; readonly since: number; readonly clearsAt: number | null };
+
+function statusRecord(entity: string, s: ContagionStatus, ws: number): StepOutput {
+  const key = encodeAlertKey(entity, null, 'contagion');
+  return { kind: 'alert_state', key, status: s.status, cureDeadline: s.clearsAt, since: s.since, eventId: eventId('alert_state', key, s.status, s.since, s.clearsAt), ts: ws };
+}
 
 /** The status after a cascade that does (`reached`) or does not reach the entity; the same object when nothing changes. */
 function nextStatus(held: ContagionStatus, reached: boolean, ws: number): ContagionStatus {

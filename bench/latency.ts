@@ -357,7 +357,7 @@ function freeTcpPort(): Promise<number> {
 }
 
 /** The heap limit the README documents for `ccm process` in production (MB of V8 old space). */
-export const PRODUCTION_MAX_OLD_SPACE_MB = 192;
+export const PRODUCTION_MAX_OLD_SPACE_MB = 176;
 /**
  * The young generation's semi-spaces cut to 1 MB (V8's default is 16 MB on 64-bit): the processor's
  * garbage is short-lived per chunk, and the default young generation alone is some 40 MB resident.

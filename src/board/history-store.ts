@@ -61,10 +61,7 @@ export class HistoryStore {
   /** The entity's points, oldest first (empty when it has none). */
   points(entity: string): HistoryPoint[] {
     const s = this.series.get(entity);
-    if (s === undefined) return [];
-    const out: HistoryPoint[] = [];
-    for (let i = 0; i < s.len; i++) out.push(pointAt(s, i));
-    return out;
+    return s === undefined ? [] : allPoints(s);
   }
 
   /** The entity's latest point. */
@@ -76,6 +73,12 @@ export class HistoryStore {
   entities(): IterableIterator<string> {
     return this.series.keys();
   }
+}
+
+function allPoints(s: Series): HistoryPoint[] {
+  const out: HistoryPoint[] = [];
+  for (let i = 0; i < s.len; i++) out.push(pointAt(s, i));
+  return out;
 }
 
 function pointAt(s: Series, i: number): HistoryPoint {
@@ -107,8 +110,7 @@ function resized(s: Series, cap: number): Series {
 
 /** The facilities changed (a new sheet version): the points kept move to the new facilities, then the old ones they still name. */
 function relayout(s: Series, facilities: readonly { readonly id: string }[]): Series {
-  const old: HistoryPoint[] = [];
-  for (let i = 0; i < s.len; i++) old.push(pointAt(s, i));
+  const old = allPoints(s);
   const named = new Set(old.flatMap((p) => Object.keys(p.ltv)));
   const ids = [...facilities.map((f) => f.id), ...s.ids.filter((id) => named.has(id) && !facilities.some((f) => f.id === id))];
   const r = newSeries(ids, Math.max(4, s.len + 1), true);

@@ -19,8 +19,8 @@ import type { WriteBounds } from './processor-options.ts';
  * The runtime loop: the only caller of `step` and `flush` (STYLE.md 2), and the only holder of
  * the state. Every state change runs on one queue (`enqueue`), so `step` never runs concurrently.
  * A drain releases what the merger's watermark allows, steps it, cuts chunks (after `chunkQuotes`
- * quotes, or once they produced `chunkOutputs` outputs: a window close on a big book ends its
- * chunk at once) and hands each to the OutputWriter, which writes it while the next chunk is
+ * quotes, once they produced `chunkOutputs` outputs: a window close on a big book ends its
+ * chunk at once, or after a quote that raised an alert, so the alert is written at once) and hands each to the OutputWriter, which writes it while the next chunk is
  * stepped. The components around it (entity ownership, checkpoint, alert-state store, output
  * records) return events and records; the loop applies them.
  */
@@ -55,6 +55,16 @@ export interface RuntimeLoopOptions {
  * stepping would stretch every write by that much (docs/processor.md, "Yielding").
  */
 export const YIELD_AFTER_MS = { idle: 50, writing: 4 } as const;
+
+/**
+ * Whether `outputs` from index `from` on hold an alert. A quote that raised one ends its chunk: the
+ * alert goes to the writer's alert lane at once, not after the rest of the drain's quotes are stepped
+ * (a drain after a close releases hundreds of them).
+ */
+function raisedAlert(outputs: readonly StepOutput[], from: number): boolean {
+  for (let i = from; i < outputs.length; i++) if (outputs[i].kind === 'alert') return true;
+  return false;
+}
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -223,17 +233,20 @@ export class RuntimeLoop {
     this.sliceStart = performance.now();
     for (let j = 0; j < released.length; j++) {
       const { record, lateByMs } = released[j];
+      let alerted = false;
       const d = decodeQuote(record);
       if (!d.ok) {
         await this.o.writer.deadLetter(record, d.reason, DEAD_LETTER_STAGE.quotes);
       } else {
         if (lateByMs > this.o.maxLatenessMs) this.o.metrics.lateQuotes.inc();
+        const before = outputs.length;
         // a close's slices commit nothing: the quote's segment is cut once all of it is stepped
         await this.stepInto({ kind: 'quote', quote: d.value }, outputs, (slice) => this.o.writer.submit(slice, [], null));
         quotes.push(d.value);
         this.events++;
+        alerted = raisedAlert(outputs, Math.min(before, outputs.length));
       }
-      if (j + 1 === released.length || j + 1 - chunkStart >= chunkQuotes || outputs.length >= chunkOutputs) {
+      if (alerted || j + 1 === released.length || j + 1 - chunkStart >= chunkQuotes || outputs.length >= chunkOutputs) {
         await this.o.writer.submit(outputs.splice(0), quotes, batch.cut(j + 1));
         quotes = [];
         chunkStart = j + 1;

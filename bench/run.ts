@@ -35,7 +35,7 @@ const SECTIONS: Readonly<Record<string, Section>> = {
     runCore(quick ? { entities: 1_000, fullQuotes: 5, incrementalQuotes: 50, stepQuotes: 100, growth: [0, 1_000, 5_000], growthQuotes: 100, log } : { log }),
   fold: ({ quick, log, flags }) => runFold(quick ? { entityCounts: [50, 200], quotes: () => 200, log } : { entityCounts: flags.entities, log }),
   pipeline: ({ quick, log, flags }) => runPipeline(quick ? { entityCounts: [20, 50], quotes: 200, rawAt: 50, log } : { quotes: flags.quotes, entityCounts: flags.entities, cadenceMs: flags.cadenceMs, log }),
-  latency: ({ quick, log, flags }) => runLatency(quick ? { entities: 20, rate: 200, seconds: 2, log } : { seconds: flags.latencySeconds, rate: flags.latencyRate, log }),
+  latency: ({ quick, log, flags }) => runLatency(quick ? { entities: 20, rate: 200, seconds: 2, warmUpSeconds: 1, log } : { seconds: flags.latencySeconds, rate: flags.latencyRate, log }),
   memory: ({ quick, log }) => runMemory(quick ? { entities: 50, seconds: 2, log } : { log }),
   limits: ({ quick, log }) => runLimits(quick ? { messages: 2_000, log } : { log }),
   files: ({ quick, log }) => runHostileFiles({ runs: quick ? 1 : 5, log }),

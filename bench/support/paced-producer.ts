@@ -13,7 +13,8 @@ import { generateQuotes } from '../book.ts';
  * every 1000/rate ms). Each is stamped with the wall clock as it is sent (event time = produce
  * time, so a latency is an acknowledgement time minus the quote's ts). Prices follow
  * generateQuotes; BTC alternates between its level and half of it every `swingMs`, so that LTV
- * alerts keep firing. Prints `{"produced":N,"ms":T}` on stdout at the end.
+ * alerts keep firing. Prints `{"produced":N,"ms":T,"t0":start}` on stdout at the end (`t0`: the
+ * wall clock of quote 0's due time).
  */
 interface Options {
   readonly brokers: string[];
@@ -50,4 +51,4 @@ const { published } = await startPacedPublisher({
 }).done;
 const ms = Date.now() - t0;
 await bus.close();
-process.stdout.write(`${JSON.stringify({ produced: published, ms })}\n`);
+process.stdout.write(`${JSON.stringify({ produced: published, ms, t0 })}\n`);

@@ -19,8 +19,9 @@ import type { WriteBounds } from './processor-options.ts';
  * The runtime loop: the only caller of `step` and `flush` (STYLE.md 2), and the only holder of
  * the state. Every state change runs on one queue (`enqueue`), so `step` never runs concurrently.
  * A drain releases what the merger's watermark allows, steps it, cuts chunks (after `chunkQuotes`
- * quotes, once they produced `chunkOutputs` outputs: a window close on a big book ends its
- * chunk at once, or after a quote that raised an alert, so the alert is written at once) and hands each to the OutputWriter, which writes it while the next chunk is
+ * quotes, or once they produced `chunkOutputs` outputs: a window close on a big book ends its
+ * chunk at once; what a quote that raised an alert output is handed over at once, committing
+ * nothing) and hands each to the OutputWriter, which writes it while the next chunk is
  * stepped. The components around it (entity ownership, checkpoint, alert-state store, output
  * records) return events and records; the loop applies them.
  */
@@ -57,9 +58,10 @@ export interface RuntimeLoopOptions {
 export const YIELD_AFTER_MS = { idle: 50, writing: 4 } as const;
 
 /**
- * Whether `outputs` from index `from` on hold an alert. A quote that raised one ends its chunk: the
- * alert goes to the writer's alert lane at once, not after the rest of the drain's quotes are stepped
- * (a drain after a close releases hundreds of them).
+ * Whether `outputs` from index `from` on hold an alert. What a quote that raised one and the quotes
+ * before it output goes to the writer at once (its alert lane), not after the rest of the drain's
+ * quotes are stepped (a drain after a close releases hundreds of them); it commits nothing (the
+ * chunk's cut does, once everything before it is written).
  */
 function raisedAlert(outputs: readonly StepOutput[], from: number): boolean {
   for (let i = from; i < outputs.length; i++) if (outputs[i].kind === 'alert') return true;
@@ -246,10 +248,16 @@ export class RuntimeLoop {
         this.events++;
         alerted = raisedAlert(outputs, Math.min(before, outputs.length));
       }
-      if (alerted || j + 1 === released.length || j + 1 - chunkStart >= chunkQuotes || outputs.length >= chunkOutputs) {
+      if (j + 1 === released.length || j + 1 - chunkStart >= chunkQuotes || outputs.length >= chunkOutputs) {
         await this.o.writer.submit(outputs.splice(0), quotes, batch.cut(j + 1));
         quotes = [];
         chunkStart = j + 1;
+        this.sliceStart = performance.now();
+      } else if (alerted) {
+        // the alert goes to the writer now; its quotes' offsets are committed with the chunk's cut,
+        // as before (a chunk of their own would add a commit per alerting quote to a replay)
+        await this.o.writer.submit(outputs.splice(0), quotes, null);
+        quotes = [];
         this.sliceStart = performance.now();
       } else await this.yieldIfDue();
     }

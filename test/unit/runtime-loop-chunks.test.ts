@@ -5,7 +5,7 @@ import type { ConsumedRecord } from '../../src/bus/bus.ts';
 import type { Quote } from '../../src/domain/market/quote.ts';
 import type { StepOutput } from '../../src/domain/step/step-types.ts';
 import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
-import { CommitLedger } from '../../src/processor/commit-ledger.ts';
+import { CommitLedger, type Segment } from '../../src/processor/commit-ledger.ts';
 import { EventMerger } from '../../src/processor/event-merger.ts';
 import type { OutputWriter } from '../../src/processor/output-writer.ts';
 import { ProcessorMetrics } from '../../src/processor/processor-metrics.ts';
@@ -23,6 +23,8 @@ const HOUR = 3_600_000;
 interface Chunk {
   readonly outputs: readonly StepOutput[];
   readonly quotes: readonly Quote[];
+  /** How many released records the chunk's segment commits (0: none, it commits nothing). */
+  readonly commits: number;
 }
 
 /** One drain of all the quotes (one partition, read to its end) through a loop whose writer records each chunk. */
@@ -32,8 +34,8 @@ async function chunksOf(quotes: readonly Quote[], bounds: { chunkQuotes: number;
     ledger: new CommitLedger(),
     inFlightCount: 0,
     alertsWritten: 0,
-    submit: (outputs: readonly StepOutput[], qs: readonly Quote[]) => {
-      chunks.push({ outputs: [...outputs], quotes: [...qs] });
+    submit: (outputs: readonly StepOutput[], qs: readonly Quote[], segment: Segment | null) => {
+      chunks.push({ outputs: [...outputs], quotes: [...qs], commits: segment?.records ?? 0 });
       return Promise.resolve();
     },
     deadLetter: () => Promise.resolve(),
@@ -89,6 +91,10 @@ describe('the runtime loop cuts its chunks', () => {
     }
     // every quote is handed to the writer once, in order
     expect(withQuotes.flatMap((c) => c.quotes)).toEqual(quotes);
+    // commits as often as without the alerts' chunks: one cut for the whole drain (chunkQuotes is
+    // larger than the drain), which covers every record and comes last
+    expect(chunks.filter((c) => c.commits > 0).map((c) => c.commits)).toEqual([quotes.length]);
+    expect(chunks.at(-1)?.commits).toBe(quotes.length);
   });
 
   it('the same outputs in the same order as one chunk per drain would hold', async () => {

@@ -20,8 +20,8 @@ import type { WriteBounds } from './processor-options.ts';
  * the state. Every state change runs on one queue (`enqueue`), so `step` never runs concurrently.
  * A drain releases what the merger's watermark allows, steps it, cuts chunks (after `chunkQuotes`
  * quotes, or once they produced `chunkOutputs` outputs: a window close on a big book ends its
- * chunk at once; what a quote that raised an alert output is handed over at once, committing
- * nothing) and hands each to the OutputWriter, which writes it while the next chunk is
+ * chunk at once; live, what a quote that raised an alert output is handed over at once,
+ * committing nothing) and hands each to the OutputWriter, which writes it while the next chunk is
  * stepped. The components around it (entity ownership, checkpoint, alert-state store, output
  * records) return events and records; the loop applies them.
  */
@@ -253,9 +253,10 @@ export class RuntimeLoop {
         quotes = [];
         chunkStart = j + 1;
         this.sliceStart = performance.now();
-      } else if (alerted) {
-        // the alert goes to the writer now; its quotes' offsets are committed with the chunk's cut,
-        // as before (a chunk of their own would add a commit per alerting quote to a replay)
+      } else if (alerted && this.o.live) {
+        // live, the alert goes to the writer now; its quotes' offsets are committed with the chunk's
+        // cut, as before. A replay keeps its chunks whole: its throughput is what counts there (a
+        // hand-over per alerting quote measured 5% slower on the 1,000,000-event replay)
         await this.o.writer.submit(outputs.splice(0), quotes, null);
         quotes = [];
         this.sliceStart = performance.now();

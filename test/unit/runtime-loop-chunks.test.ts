@@ -12,9 +12,10 @@ import { ProcessorMetrics } from '../../src/processor/processor-metrics.ts';
 import { RuntimeLoop } from '../../src/processor/runtime-loop.ts';
 
 /**
- * How the runtime loop cuts a drain into chunks for the writer (src/processor/runtime-loop.ts): a
- * quote that raised an alert ends its chunk, so the alert is handed to the writer (and its alert
- * lane) before the drain's next quote is stepped, not once the rest of the drain is stepped.
+ * How the runtime loop cuts a drain into chunks for the writer (src/processor/runtime-loop.ts): live,
+ * a quote that raised an alert ends its chunk, so the alert is handed to the writer (and its alert
+ * lane) before the drain's next quote is stepped, not once the rest of the drain is stepped; a
+ * replay keeps its chunks whole.
  */
 const params = defaultDomainParams(loadCatalog());
 const book = generateBook({ entities: 40, seed: 7 });
@@ -28,7 +29,7 @@ interface Chunk {
 }
 
 /** One drain of all the quotes (one partition, read to its end) through a loop whose writer records each chunk. */
-async function chunksOf(quotes: readonly Quote[], bounds: { chunkQuotes: number; chunkOutputs: number }): Promise<Chunk[]> {
+async function chunksOf(quotes: readonly Quote[], bounds: { chunkQuotes: number; chunkOutputs: number }, live = true): Promise<Chunk[]> {
   const chunks: Chunk[] = [];
   const writer = {
     ledger: new CommitLedger(),
@@ -53,7 +54,7 @@ async function chunksOf(quotes: readonly Quote[], bounds: { chunkQuotes: number;
     logger: pino({ level: 'silent' }),
     endOffsets: () => Promise.resolve([{ partition: 0, offset: String(quotes.length) }]),
     endOffsetPollMs: 0,
-    live: false,
+    live,
     isStopping: () => false,
     isFailed: () => false,
     onFail: (e) => (failure = e),
@@ -103,5 +104,14 @@ describe('the runtime loop cuts its chunks', () => {
     const byQuote = await chunksOf(quotes, { chunkQuotes: 1, chunkOutputs: 1_000_000 });
     expect(cut.flatMap((c) => c.outputs)).toEqual(byQuote.flatMap((c) => c.outputs));
     expect(cut.length).toBeLessThan(byQuote.length);
+  });
+
+  it('not live (a replay): the drain stays one chunk of quotes, alerts and all', async () => {
+    const quotes = fallingQuotes();
+    const chunks = await chunksOf(quotes, { chunkQuotes: 10_000, chunkOutputs: 1_000_000 }, false);
+    const withQuotes = chunks.filter((c) => c.quotes.length > 0);
+    expect(withQuotes).toHaveLength(1);
+    expect(withQuotes[0].outputs.some((o) => o.kind === 'alert')).toBe(true);
+    expect(chunks.flatMap((c) => c.outputs)).toEqual((await chunksOf(quotes, { chunkQuotes: 10_000, chunkOutputs: 1_000_000 })).flatMap((c) => c.outputs));
   });
 });

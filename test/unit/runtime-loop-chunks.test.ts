@@ -1,24 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { generateBook, generateQuotes, loadCatalog } from '../../bench/book.ts';
 import type { ConsumedRecord } from '../../src/bus/bus.ts';
 import type { Quote } from '../../src/domain/market/quote.ts';
 import type { StepOutput } from '../../src/domain/step/step-types.ts';
-import { defaultDomainParams } from '../../src/domain/valuation/valuation.ts';
 import { CommitLedger, type Segment } from '../../src/processor/commit-ledger.ts';
 import { EventMerger } from '../../src/processor/event-merger.ts';
 import type { OutputWriter } from '../../src/processor/output-writer.ts';
 import { ProcessorMetrics } from '../../src/processor/processor-metrics.ts';
 import { RuntimeLoop } from '../../src/processor/runtime-loop.ts';
+import { book, params, quotes, silent } from '../support/falling-stream.ts';
 
 /**
  * How the runtime loop cuts a drain into chunks for the writer (src/processor/runtime-loop.ts): live,
  * a quote that raised an alert ends its chunk, so the alert is handed to the writer (and its alert
  * lane) before the drain's next quote is stepped, not once the rest of the drain is stepped; a
- * replay keeps its chunks whole.
+ * replay keeps its chunks whole. On the in-memory tests' falling stream (test/support/falling-stream.ts),
+ * whose prices cross LTV lines.
  */
-const params = defaultDomainParams(loadCatalog());
-const book = generateBook({ entities: 40, seed: 7 });
 const HOUR = 3_600_000;
 
 interface Chunk {
@@ -51,7 +48,7 @@ async function chunksOf(quotes: readonly Quote[], bounds: { chunkQuotes: number;
     writer,
     metrics: new ProcessorMetrics(),
     maxLatenessMs: HOUR,
-    logger: pino({ level: 'silent' }),
+    logger: silent,
     endOffsets: () => Promise.resolve([{ partition: 0, offset: String(quotes.length) }]),
     endOffsetPollMs: 0,
     live,
@@ -72,15 +69,8 @@ async function chunksOf(quotes: readonly Quote[], bounds: { chunkQuotes: number;
   return chunks;
 }
 
-/** 50 minutes of quotes (the sheets' dates are 2026) in which BTC halves at quote 1,000 and comes back at 2,000: LTV alerts both ways. */
-function fallingQuotes(): Quote[] {
-  const quotes = generateQuotes({ seed: 11, count: 3000, startTs: Date.UTC(2026, 10, 2), cadenceMs: 1000, instruments: book.instruments, sourcesPerInstrument: 3 });
-  return quotes.map((q, k) => (q.instrument === 'BTC' && k >= 1000 && k < 2000 ? { ...q, price: q.price * 0.5 } : q));
-}
-
 describe('the runtime loop cuts its chunks', () => {
   it('after a quote that raised an alert: every chunk of quotes ends with the quote its alerts come from', async () => {
-    const quotes = fallingQuotes();
     const chunks = await chunksOf(quotes, { chunkQuotes: 10_000, chunkOutputs: 1_000_000 });
     const withQuotes = chunks.filter((c) => c.quotes.length > 0);
     const alerting = withQuotes.filter((c) => c.outputs.some((o) => o.kind === 'alert'));
@@ -99,7 +89,6 @@ describe('the runtime loop cuts its chunks', () => {
   });
 
   it('the same outputs in the same order as one chunk per drain would hold', async () => {
-    const quotes = fallingQuotes();
     const cut = await chunksOf(quotes, { chunkQuotes: 10_000, chunkOutputs: 1_000_000 });
     const byQuote = await chunksOf(quotes, { chunkQuotes: 1, chunkOutputs: 1_000_000 });
     expect(cut.flatMap((c) => c.outputs)).toEqual(byQuote.flatMap((c) => c.outputs));
@@ -107,7 +96,6 @@ describe('the runtime loop cuts its chunks', () => {
   });
 
   it('not live (a replay): the drain stays one chunk of quotes, alerts and all', async () => {
-    const quotes = fallingQuotes();
     const chunks = await chunksOf(quotes, { chunkQuotes: 10_000, chunkOutputs: 1_000_000 }, false);
     const withQuotes = chunks.filter((c) => c.quotes.length > 0);
     expect(withQuotes).toHaveLength(1);

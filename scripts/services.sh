@@ -8,9 +8,11 @@
 #   scripts/services.sh start|stop kafka|influx [--instance NAME]
 #
 # Instances (ports):        kafka  controller  influx-http  influx-rpc
-#   default                 39092  39093       38086        38088
-#   fault                   39192  39193       38186        38188
-# (CCM_SERVICES_PORT_SHIFT=N adds N to each.) Data, logs, pid files and the generated InfluxDB credentials live under .cache/<instance>/.
+#   default                 29092  29093       28086        28088
+#   fault                   29192  29193       28186        28188
+# (CCM_SERVICES_PORT_SHIFT=N, 0..3000, adds N to each.) All below 32768, where Linux's ephemeral
+# ports start: an outgoing connection (a client retrying a stopped broker can even connect to
+# itself) never holds one of them when a service starts again after an outage. Data, logs, pid files and the generated InfluxDB credentials live under .cache/<instance>/.
 # `env` prints `export CCM_...=...` lines for `eval "$(scripts/services.sh env)"`; for the fault
 # instance the prefix is CCM_FAULT_ (so both can be exported side by side), `--prefix CCM_`
 # overrides it. `status` exits 0 only when both services run and answer.
@@ -73,15 +75,15 @@ esac
 # CCM_SERVICES_PORT_SHIFT moves every port of every instance (e.g. 1000), for a second checkout
 # on the same machine (a local try of .ci/run beside the developer's services).
 PORT_SHIFT="${CCM_SERVICES_PORT_SHIFT:-0}"
-[[ "$PORT_SHIFT" =~ ^[0-9]+$ && "$PORT_SHIFT" -le 20000 ]] || { echo "services.sh: CCM_SERVICES_PORT_SHIFT must be 0..20000" >&2; exit 2; }
+[[ "$PORT_SHIFT" =~ ^[0-9]+$ && "$PORT_SHIFT" -le 3000 ]] || { echo "services.sh: CCM_SERVICES_PORT_SHIFT must be 0..3000 (the ports stay below 32768, out of the kernel's ephemeral range)" >&2; exit 2; }
 PORT_OFFSET=$((PORT_OFFSET + PORT_SHIFT))
 PREFIX="${PREFIX:-$DEFAULT_PREFIX}"
 [[ "$PREFIX" =~ ^[A-Z_][A-Z0-9_]*$ ]] || { echo "services.sh: bad prefix: $PREFIX" >&2; exit 2; }
 
-readonly KAFKA_PORT=$((39092 + PORT_OFFSET))
-readonly CONTROLLER_PORT=$((39093 + PORT_OFFSET))
-readonly INFLUX_PORT=$((38086 + PORT_OFFSET))
-readonly INFLUX_RPC_PORT=$((38088 + PORT_OFFSET))
+readonly KAFKA_PORT=$((29092 + PORT_OFFSET))
+readonly CONTROLLER_PORT=$((29093 + PORT_OFFSET))
+readonly INFLUX_PORT=$((28086 + PORT_OFFSET))
+readonly INFLUX_RPC_PORT=$((28088 + PORT_OFFSET))
 readonly INFLUX_URL="http://127.0.0.1:$INFLUX_PORT"
 
 readonly CACHE="$ROOT/.cache/$INSTANCE"

@@ -4,14 +4,14 @@
  * future), consume in a group, fetchTopicOffsetsByTimestamp, and time-based retention (2022 records
  * survive retention.ms=-1 and go with a short retention.ms). Run after `scripts/services.sh up`:
  *
- *   npx tsx scripts/kafka/verify-kafkajs.ts [brokers]     (default: $CCM_KAFKA_BROKERS or 127.0.0.1:39092)
+ *   npx tsx scripts/kafka/verify-kafkajs.ts [brokers]     (default: $CCM_KAFKA_BROKERS or 127.0.0.1:29092)
  *
  * Prints one line per check and exits 1 on the first failure. Results: docs/services.md.
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 
-const brokers = (process.argv[2] ?? process.env.CCM_KAFKA_BROKERS ?? '127.0.0.1:39092').split(',');
+const brokers = (process.argv[2] ?? process.env.CCM_KAFKA_BROKERS ?? '127.0.0.1:29092').split(',');
 const kafka = new Kafka({ clientId: 'ccm-verify', brokers, logLevel: logLevel.WARN });
 const admin = kafka.admin();
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -56,8 +56,8 @@ function withPortShift(layer: Layer, env: NodeJS.ProcessEnv): Layer {
   const raw = env[variable];
   if (raw === undefined || raw === '') return { name: layer.name, data };
   const shift = Number(raw);
-  if (!Number.isInteger(shift) || shift < 0 || shift > 20_000) {
-    throw new MonitorError(`environment ${variable}: must be an integer from 0 to 20000 (named by ${layer.name}: portShiftVariable)`, { code: ErrorCode.CONFIG_INVALID });
+  if (!Number.isInteger(shift) || shift < 0 || shift > 3_000) {
+    throw new MonitorError(`environment ${variable}: must be an integer from 0 to 3000 (named by ${layer.name}: portShiftVariable)`, { code: ErrorCode.CONFIG_INVALID });
   }
   const movePort = (hostPort: string): string => hostPort.replace(/:(\d+)$/, (_, p: string) => `:${Number(p) + shift}`);
   const kafka = isPlainObject(data.kafka) ? data.kafka : undefined;

@@ -28,14 +28,14 @@ describe('config/local.yaml and the services port shift', () => {
   it('points at the default ports of scripts/services.sh without CCM_SERVICES_PORT_SHIFT', async () => {
     // (user and password given, so that the services' credentials file is not needed)
     const c = await loadConfig({ ...local, env: { CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' } });
-    expect([c.kafka.brokers, c.influx.url]).toEqual([['127.0.0.1:39092'], 'http://127.0.0.1:38086']);
-    const shifted = await loadConfig({ ...local, env: { CCM_SERVICES_PORT_SHIFT: '7000', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' } });
-    expect([shifted.kafka.brokers, shifted.influx.url]).toEqual([['127.0.0.1:46092'], 'http://127.0.0.1:45086']);
+    expect([c.kafka.brokers, c.influx.url]).toEqual([['127.0.0.1:29092'], 'http://127.0.0.1:28086']);
+    const shifted = await loadConfig({ ...local, env: { CCM_SERVICES_PORT_SHIFT: '1000', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' } });
+    expect([shifted.kafka.brokers, shifted.influx.url]).toEqual([['127.0.0.1:30092'], 'http://127.0.0.1:29086']);
   });
 
   it('refuses a shift that is not a small non-negative integer, naming the variable', async () => {
     const e = await loadConfig({ ...local, env: { CCM_SERVICES_PORT_SHIFT: 'abc' } }).catch((x: unknown) => x);
-    expect(isMonitorError(e) && e.message).toBe('environment CCM_SERVICES_PORT_SHIFT: must be an integer from 0 to 20000 (named by config/local.yaml: portShiftVariable)');
+    expect(isMonitorError(e) && e.message).toBe('environment CCM_SERVICES_PORT_SHIFT: must be an integer from 0 to 3000 (named by config/local.yaml: portShiftVariable)');
   });
 });
 
@@ -50,16 +50,16 @@ describe('config loading', () => {
 
   it('turns Kafka and InfluxDB on from the environment that services.sh prints', async () => {
     const c = await loadConfig({
-      env: { CCM_KAFKA_BROKERS: '127.0.0.1:39092', CCM_INFLUX_URL: 'http://127.0.0.1:38086', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p', CCM_INFLUX_DB: 'x' },
+      env: { CCM_KAFKA_BROKERS: '127.0.0.1:29092', CCM_INFLUX_URL: 'http://127.0.0.1:28086', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p', CCM_INFLUX_DB: 'x' },
     });
-    expect(c.kafka).toMatchObject({ enabled: true, brokers: ['127.0.0.1:39092'] });
-    expect(c.influx).toMatchObject({ enabled: true, url: 'http://127.0.0.1:38086', user: 'u', password: 'p', database: 'x' });
+    expect(c.kafka).toMatchObject({ enabled: true, brokers: ['127.0.0.1:29092'] });
+    expect(c.influx).toMatchObject({ enabled: true, url: 'http://127.0.0.1:28086', user: 'u', password: 'p', database: 'x' });
   });
 
   it('lets the environment win over a --config file', async () => {
     const c = await loadConfig({ configPath: 'config/local.yaml', env: { CCM_KAFKA_BROKERS: '10.0.0.1:9092', CCM_INFLUX_USER: 'u', CCM_INFLUX_PASSWORD: 'p' } });
     expect(c.kafka.brokers).toEqual(['10.0.0.1:9092']);
-    expect(c.influx.url).toBe('http://127.0.0.1:38086');
+    expect(c.influx.url).toBe('http://127.0.0.1:28086');
   });
 
   it('reads the InfluxDB credentials services.sh generated from the credentials file', async () => {

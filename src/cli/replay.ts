@@ -19,7 +19,7 @@ import type { StepOutput } from '../domain/step/step-types.ts';
 
 /**
  * `ccm replay --run NAME (--file PATH... | --kafka --from ISO --to ISO) [--entities DIR]
- *  [--speed N | --max] [--report FILE] [--replace] [--stale-after-ms MS] [--min-sources N] [--emit-interval-ms MS]`
+ *  [--speed N | --max] [--report FILE] [--replace] [--stale-after-ms MS] [--min-sources N] [--emit-interval-ms MS] [--every-price]`
  */
 interface ReplayCliOptions {
   readonly config?: string;
@@ -36,6 +36,7 @@ interface ReplayCliOptions {
   readonly staleAfterMs?: number;
   readonly emitIntervalMs?: number;
   readonly minSources?: number;
+  readonly everyPrice?: boolean;
   readonly board?: boolean;
 }
 
@@ -55,6 +56,7 @@ export function define(cmd: Command): CommandAction {
     .option('--min-sources <n>', "minimum sources of every input index (default: from the input's cadence)", positiveInteger)
     .option('--board', 'serve the live board of the replay on the HTTP address (http.address, CCM_HTTP_ADDRESS) and keep serving it after the end, until Ctrl-C')
     .option('--emit-interval-ms <ms>', "conflation window of the valuations (default: the input's span / 500, rounded up to a round length, at least processor.emitIntervalMs)", positiveInteger)
+    .option('--every-price', 'write a price point for every quote (default: the last of each instrument and source per conflation window)')
     .addHelpText('after', `\nExamples:
   ccm simulate --scenario double_leverage --out dl.ndjson.gz && ccm replay --run dl --file dl.ndjson.gz
   ccm replay --run btc-2022 --file btc.ndjson.gz eth.ndjson.gz --report report.json
@@ -117,6 +119,7 @@ async function replayCommand(values: ReplayCliOptions): Promise<number> {
       staleAfterMs: values.staleAfterMs,
       emitIntervalMs: values.emitIntervalMs,
       minSources: values.minSources,
+      everyPrice: values.everyPrice ?? false,
       onProgress: (d, t) => bar.update(d, t),
       ...(board ? { onOutputs: (o: readonly StepOutput[]) => board.observe(o) } : {}),
     });

@@ -55,6 +55,15 @@ export interface DomainParams {
   readonly defaultCureHours: number;
   /** The step's revaluation path (default `incremental`). */
   readonly revaluation?: Revaluation;
+  /**
+   * Which `price` outputs `step` emits (default `every`): one per quote, or with `window` the last
+   * quote (by event time) of each instrument and source in each conflation window, at the window's
+   * close. A replay conflates (docs/architecture.md "Output volume"); live keeps every quote.
+   */
+  readonly pricePoints?: PricePoints;
 }
+
+export const PRICE_POINTS = { every: 'every', window: 'window' } as const;
+export type PricePoints = (typeof PRICE_POINTS)[keyof typeof PRICE_POINTS];
 
 export { DEFAULT_SCENARIOS } from './defaults.ts';

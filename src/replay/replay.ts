@@ -2,7 +2,7 @@ import type { Bus } from '../bus/bus.ts';
 import { compareEventOrder } from '../bus/event-order.ts';
 import type { RunInfo, Sink } from '../sink/sink.ts';
 import type { Logger } from '../logger.ts';
-import type { DomainParams } from '../domain/params.ts';
+import { PRICE_POINTS, type DomainParams } from '../domain/params.ts';
 import type { Entity } from '../domain/sheet/sheet.ts';
 import type { AlertEvent, StepOutput } from '../domain/step/step-types.ts';
 import type { Valuation } from '../domain/valuation/valuation-types.ts';
@@ -53,6 +53,8 @@ export interface ReplayOptions {
   readonly minSources?: number;
   /** The conflation window; undefined = following the input (replayWindowMs). */
   readonly emitIntervalMs?: number;
+  /** A `price` point for every quote (default: the last of each instrument and source per window). */
+  readonly everyPrice?: boolean;
   readonly onProgress?: (processed: number, total: number) => void;
   /** Every batch of outputs once written (the board of `ccm replay --board`). */
   readonly onOutputs?: (outputs: readonly StepOutput[]) => void;
@@ -126,13 +128,14 @@ export async function listRuns(bus: Bus, sink: Sink, prefix: string, options: { 
 
 /**
  * The params a replay runs with: the configured ones, with each input instrument's staleness and
- * minimum-source rules following the input's cadence (input-rules.ts), and the conflation window
- * following the input's span (replayWindowMs), unless the flags say otherwise.
+ * minimum-source rules following the input's cadence (input-rules.ts), the conflation window
+ * following the input's span (replayWindowMs), and the `price` points conflated to the last of
+ * each instrument and source per window, unless the flags say otherwise.
  */
 export async function replayParams(
   base: DomainParams,
   records: AsyncIterable<StreamRecord> | Iterable<StreamRecord>,
-  overrides: { staleAfterMs?: number; minSources?: number; emitIntervalMs?: number } = {},
+  overrides: { staleAfterMs?: number; minSources?: number; emitIntervalMs?: number; everyPrice?: boolean } = {},
 ): Promise<{ params: DomainParams; total: number }> {
   const cadence = new CadenceTracker();
   let total = 0;
@@ -148,7 +151,8 @@ export async function replayParams(
   }
   const rules = cadence.rules((i) => ruleOf(base.indexRules, i), overrides);
   const emitIntervalMs = overrides.emitIntervalMs ?? replayWindowMs(base.emitIntervalMs, last > first ? last - first : 0);
-  return { params: { ...base, emitIntervalMs, indexRules: { ...base.indexRules, ...rules } }, total };
+  const pricePoints = overrides.everyPrice === true ? PRICE_POINTS.every : PRICE_POINTS.window;
+  return { params: { ...base, emitIntervalMs, pricePoints, indexRules: { ...base.indexRules, ...rules } }, total };
 }
 
 /** About this many conflation windows per replay, whatever its span. */
@@ -206,7 +210,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
 
   // First pass, before anything is deleted or created (a bad input file leaves the old run as it
   // was): the input's cadence per instrument, and the count for the progress bar.
-  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources, emitIntervalMs: o.emitIntervalMs });
+  const { params, total } = await replayParams(o.params, inputRecords(o.bus, o.topicPrefix, o.input), { staleAfterMs: o.staleAfterMs, minSources: o.minSources, emitIntervalMs: o.emitIntervalMs, everyPrice: o.everyPrice });
   log.info({ records: total, emitIntervalMs: params.emitIntervalMs }, 'input read');
 
   // --replace deletes the run's series and starts after the old input on the run's topics: a topic

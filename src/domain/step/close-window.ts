@@ -46,6 +46,8 @@ export function* closeWindowSliced(state: ProcessorState, params: DomainParams, 
       bySource: idx.bySource,
     });
   }
+  // pricePoints: window: the window's last price of each instrument and source (step.ts holdPrice)
+  for (const key of [...w.prices.keys()].sort(byString)) out.push(w.prices.get(key) as StepOutput);
   // The rental-to-resale spread of each GPU model whose rental or resale index moved.
   const spreadModels = new Set<string>();
   for (const instrument of w.instruments) {
@@ -99,6 +101,7 @@ export function* closeWindowSliced(state: ProcessorState, params: DomainParams, 
   w.entities.clear();
   w.alertKeys.clear();
   w.removed.clear();
+  w.prices.clear();
 }
 
 const NO_INPUT = { value: null, sources: 0 } as const;

@@ -3,6 +3,7 @@ import type { SheetVersion } from '../sheet/sheet.ts';
 import type { MarketIndex } from '../market/market-index.ts';
 import type { EntityModelExposure } from '../valuation/portfolio.ts';
 import type { Guard } from './guard.ts';
+import type { PriceOutput } from './step-types.ts';
 import { emptyMarketIndex } from '../market/market-index.ts';
 
 /** The state `step` (step.ts) folds: the market index, the entities' slots with their alert machines, the open window. */
@@ -93,6 +94,8 @@ export interface ProcessorState {
     readonly alertKeys: Set<string>;
     /** Entities removed by a tombstone in the window -> the models their contribution had. */
     readonly removed: Map<string, readonly string[]>;
+    /** With `pricePoints: window`: per instrument and source, the window's latest price output. */
+    readonly prices: Map<string, PriceOutput>;
   };
 }
 
@@ -111,6 +114,6 @@ export function initialState(_params: DomainParams): ProcessorState {
     nextWarmUpMs: Infinity,
     exposureHour: null,
     revaluations: { full: 0, filtered: 0 },
-    window: { seq: 0, instruments: new Set(), rejected: new Map(), entities: new Set(), alertKeys: new Set(), removed: new Map() },
+    window: { seq: 0, instruments: new Set(), rejected: new Map(), entities: new Set(), alertKeys: new Set(), removed: new Map(), prices: new Map() },
   };
 }

@@ -101,8 +101,18 @@ export interface AlertStateRecord {
   readonly since: number;
 }
 
+/** A quote's price as written (`price` measurement). */
+export interface PriceOutput {
+  readonly kind: 'price';
+  readonly eventId: string;
+  readonly instrument: string;
+  readonly source: string;
+  readonly ts: number;
+  readonly value: number;
+}
+
 export type StepOutput =
-  | { readonly kind: 'price'; readonly eventId: string; readonly instrument: string; readonly source: string; readonly ts: number; readonly value: number }
+  | PriceOutput
   | ({ readonly kind: 'index' } & IndexUpdate)
   | ({ readonly kind: 'valuation' } & ValuationOutput)
   | ({ readonly kind: 'alert' } & AlertEvent)

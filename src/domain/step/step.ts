@@ -1,5 +1,6 @@
 import type { DomainParams } from '../params.ts';
-import type { StepEvent, StepOutput } from './step-types.ts';
+import type { PriceOutput, StepEvent, StepOutput } from './step-types.ts';
+import { PRICE_POINTS } from '../params.ts';
 import { RELEASED_ENTITY_TS } from './step-types.ts';
 import { eventId } from '../event-id.ts';
 import { applyQuote } from '../market/market-index.ts';
@@ -32,7 +33,9 @@ export function step(state: ProcessorState, event: StepEvent, params: DomainPara
       const q = event.quote;
       advanceClock(state, q.ts, params, out);
       const clock = state.clockMs as number;
-      out.push({ kind: 'price', eventId: eventId('price', q.instrument, q.source, q.ts), instrument: q.instrument, source: q.source, ts: q.ts, value: q.price });
+      const price: PriceOutput = { kind: 'price', eventId: eventId('price', q.instrument, q.source, q.ts), instrument: q.instrument, source: q.source, ts: q.ts, value: q.price };
+      if (params.pricePoints === PRICE_POINTS.window) holdPrice(state, price);
+      else out.push(price);
       if (q.ts < clock) {
         out.push({ kind: 'data_quality', eventId: eventId('data_quality', 'late', q.instrument, q.source, q.ts), ts: q.ts, instrument: q.instrument, source: q.source, reason: 'late', value: q.price });
       }
@@ -58,6 +61,17 @@ export function step(state: ProcessorState, event: StepEvent, params: DomainPara
     }
   }
   return { state, outputs: out };
+}
+
+/**
+ * `pricePoints: window`: the quote's price output waits for the window's close, replacing the one
+ * held for its instrument and source unless that one is later in event time (a late quote never
+ * hides a newer price). The close writes those held, sorted (close-window.ts).
+ */
+function holdPrice(state: ProcessorState, price: PriceOutput): void {
+  const key = `${price.instrument}\u0000${price.source}`;
+  const held = state.window.prices.get(key);
+  if (held === undefined || held.ts <= price.ts) state.window.prices.set(key, price);
 }
 
 /** Closes the open window (the end of a replay). Mutates and returns `state`. */

@@ -3,7 +3,7 @@ import type { StepEvent, StepOutput } from '../domain/step/step-types.ts';
 import { EXPOSURE_REFRESH_MS, flushSliced, step, stepSliced, type ProcessorState } from '../domain/step/step.ts';
 import { runToEnd } from '../domain/sliced.ts';
 import { windowStartOf } from '../domain/window.ts';
-import type { CascadeJob, ContagionStage, WindowClose } from './contagion-stage.ts';
+import type { ContagionStage, WindowClose } from './contagion-stage.ts';
 
 /**
  * When the event closes a window, the contagion stage on that close, then `step`: the one way the
@@ -30,27 +30,6 @@ export function* stepWithCascadeSliced(state: ProcessorState, event: StepEvent, 
   // alerts are then not queued behind the close's valuations of the whole book
   if (close !== null && stage !== null) yield* stage.atCloseSliced(close, out, sliceOutputs);
   return yield* stepSliced(state, event, params, out, sliceOutputs);
-}
-
-/**
- * `stepWithCascadeSliced` with the stage's cascade not run but returned (the live runtime's path,
- * runtime-loop.ts): the stage decides at once, on the close's market, clock and book, whether it
- * runs and on which sheets; the caller runs the job later, before anything else of the stage. The
- * outputs are the same as `stepWithCascadeSliced`'s, the cascade's after the step's instead of
- * before them.
- */
-export function* stepDeferringCascadeSliced(
-  state: ProcessorState,
-  event: StepEvent,
-  params: DomainParams,
-  stage: ContagionStage,
-  out: StepOutput[],
-  sliceOutputs: number,
-): Generator<void, { readonly state: ProcessorState; readonly cascade: CascadeJob | null }, void> {
-  const close = event.kind !== 'entity' ? closeOf(state, closingAt(state, event.kind === 'quote' ? event.quote.ts : event.ts, params)) : null;
-  const job = close !== null ? stage.atCloseJob(close) : null;
-  const next = yield* stepSliced(state, event, params, out, sliceOutputs);
-  return { state: next, cascade: job };
 }
 
 /** `flush` (the end of the input closes the open window), the stage on that close first. */

@@ -44,9 +44,6 @@ export interface WindowClose {
   readonly newHour: boolean;
 }
 
-/** A close's cascade, decided and with its sheets taken (`atCloseJob`): runs it into `out`, yielding whenever `out` holds `sliceOutputs` or more. */
-export type CascadeJob = (out: StepOutput[], sliceOutputs: number) => Generator<void, void, void>;
-
 export interface ContagionStageOptions {
   readonly params: DomainParams;
   readonly owns: (entity: string) => boolean;
@@ -127,36 +124,20 @@ export class ContagionStage {
 
   /** `atClose` into `out`, yielding between entities whenever `out` holds `sliceOutputs` or more (the runtime's sliced close: src/domain/step/close-window.ts `closeWindowSliced`). */
   *atCloseSliced(close: WindowClose, out: StepOutput[], sliceOutputs: number): Generator<void, void, void> {
-    const job = this.atCloseJob(close);
-    if (job !== null) yield* job(out, sliceOutputs);
-  }
-
-  /**
-   * The close's cascade in two parts: now, whether it runs and on which sheets (the book as it is at
-   * the close); the cascade itself and its outputs when the returned job runs, which may be later
-   * (the live runtime steps the next quotes first: docs/processor.md "The cascade after the close").
-   * Jobs must run in the order of their closes, each to its end before the next close's job starts
-   * and before the ownership changes (`owns`, `writesBook` are read as the outputs are made).
-   */
-  atCloseJob(close: WindowClose): CascadeJob | null {
     // No index quoted yet: a live processor's ticks move its clock before its first quote, and the
     // close of that empty window would value the book on the catalog's model values alone, a
     // cascade no quote set off (and one a replay of the same quotes never runs). The book stays
     // dirty for the first close with a market.
-    if (isEmptyMarket(close.market)) return null;
+    if (isEmptyMarket(close.market)) return;
     const run = close.indexesMoved || close.newHour || this.dirty;
     this.dirty = false;
-    if (!run || this.book.size === 0) return null;
+    if (!run || this.book.size === 0) return;
     const sheets: SheetVersion[] = [];
     for (const e of this.book.values()) {
       const v = versionAt(e, close.atMs);
       if (v !== null) sheets.push(v);
     }
-    const params = this.o.params;
-    const outputsOf = (c: Cascade, out: StepOutput[], sliceOutputs: number) => this.outputsOf(c, close.windowStartMs, close.newHour, out, sliceOutputs);
-    return function* (out, sliceOutputs) {
-      yield* outputsOf(cascade(sheets, close.market, close.atMs, params), out, sliceOutputs);
-    };
+    yield* this.outputsOf(cascade(sheets, close.market, close.atMs, this.o.params), close.windowStartMs, close.newHour, out, sliceOutputs);
   }
 
   /**

@@ -4,11 +4,10 @@ import type { DomainParams } from '../domain/params.ts';
 import type { Quote } from '../domain/market/quote.ts';
 import type { AlertStateRecord, StepEvent, StepOutput } from '../domain/step/step-types.ts';
 import { alertStates, initialState, step, stepSliced, type ProcessorState } from '../domain/step/step.ts';
-import { closesWindow, flushWithCascadeSliced, stepDeferringCascadeSliced, stepWithCascadeSliced } from './cascade.ts';
+import { closesWindow, flushWithCascadeSliced, stepWithCascadeSliced } from './cascade.ts';
 import { entityOfAlertKey } from '../domain/alerts/alert-key.ts';
 import { restoredState } from './checkpoint.ts';
 import type { ContagionStage } from './contagion-stage.ts';
-import type { ReleasedBatch } from './commit-ledger.ts';
 import { decodeQuote } from './decode.ts';
 import type { EventMerger } from './event-merger.ts';
 import { DEAD_LETTER_STAGE } from './output-records.ts';
@@ -71,20 +70,6 @@ function raisedAlert(outputs: readonly StepOutput[], from: number): boolean {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Outputs per slice of a deferred cascade (the runtime hands each to the writer and lets queued quotes in between). */
-const CASCADE_SLICE_OUTPUTS = 64;
-
-/**
- * A window close's fire-sale cascade not yet run (live: docs/processor.md "The cascade after the
- * close"): its job, its outputs so far, and the closing quote's record held in the commit ledger
- * until they are all handed to the writer, so no commit passes the close before they are written.
- */
-interface PendingCascade {
-  readonly run: Generator<void, void, void>;
-  readonly out: StepOutput[];
-  readonly hold: ReleasedBatch;
-}
-
 export class RuntimeLoop {
   private state: ProcessorState;
   private chain: Promise<void> = Promise.resolve();
@@ -95,36 +80,21 @@ export class RuntimeLoop {
   private events = 0;
   /** When the stepping last let the event loop run (yieldIfDue). */
   private sliceStart = 0;
-  private pending: PendingCascade | null = null;
-  private cascadeSliceQueued = false;
 
   constructor(private readonly o: RuntimeLoopOptions) {
     this.state = initialState(o.params);
   }
 
-  /**
-   * Queues a state change after every one queued before; a failure fails the processor. A deferred
-   * cascade is finished first: what the processor queues (entity ownership, records, hand-overs,
-   * restores) sees the stage with every close's cascade run.
-   */
+  /** Queues a state change after every one queued before; a failure fails the processor. */
   enqueue(fn: () => Promise<void> | void): Promise<void> {
-    return this.queue(async () => {
-      await this.finishCascade();
-      await fn();
-    });
-  }
-
-  /** Resolves once everything queued so far has run, a deferred cascade included. */
-  async settled(): Promise<void> {
-    await this.chain;
-    while (this.pending !== null && !this.o.isFailed()) await this.enqueue(() => undefined).catch(() => undefined);
-  }
-
-  /** `enqueue` without finishing a deferred cascade first: the quotes' own path (push, drive, tick), which steps quotes between its slices. */
-  private queue(fn: () => Promise<void> | void): Promise<void> {
     const next = this.chain.then(fn);
     this.chain = next.catch((e: unknown) => this.o.onFail(e as Error));
     return next;
+  }
+
+  /** Resolves once everything queued so far has run. */
+  settled(): Promise<void> {
+    return this.chain;
   }
 
   /** The merger quotes are released from (set once the checkpoint is located). */
@@ -149,7 +119,7 @@ export class RuntimeLoop {
 
   /** A batch of quote records: buffered in the merger, then drained. */
   push(records: readonly ConsumedRecord[]): Promise<void> {
-    return this.queue(async () => {
+    return this.enqueue(async () => {
       if (!this.merger) return;
       this.merger.push(records);
       await this.drain();
@@ -160,7 +130,7 @@ export class RuntimeLoop {
   drive(): void {
     if (this.o.isStopping() || this.drainQueued) return;
     this.drainQueued = true;
-    void this.queue(() => {
+    void this.enqueue(() => {
       this.drainQueued = false;
       return this.drain();
     });
@@ -173,7 +143,7 @@ export class RuntimeLoop {
    */
   tick(now: () => number): void {
     if (this.o.isStopping()) return;
-    void this.queue(async () => {
+    void this.enqueue(async () => {
       const m = this.merger;
       if (m && (m.bufferedCount > 0 || m.waitingOn().length > 0)) return;
       await this.apply([{ kind: 'tick', ts: now() }]);
@@ -273,7 +243,7 @@ export class RuntimeLoop {
         if (lateByMs > this.o.maxLatenessMs) this.o.metrics.lateQuotes.inc();
         const before = outputs.length;
         // a close's slices commit nothing: the quote's segment is cut once all of it is stepped
-        await this.stepInto({ kind: 'quote', quote: d.value }, outputs, (slice) => this.o.writer.submit(slice, [], null), record);
+        await this.stepInto({ kind: 'quote', quote: d.value }, outputs, (slice) => this.o.writer.submit(slice, [], null));
         quotes.push(d.value);
         this.events++;
         alerted = this.o.live && raisedAlert(outputs, Math.min(before, outputs.length));
@@ -293,44 +263,7 @@ export class RuntimeLoop {
       } else await this.yieldIfDue();
     }
     if (released.length === 0 && m.bufferedCount === 0) await this.o.writer.commit();
-    if (this.pending !== null) this.queueCascadeSlice();
     if (this.endAt && !this.o.isStopping()) await this.checkEnd(m);
-  }
-
-  /**
-   * The next slice of the deferred cascade, queued behind whatever is queued now (the quotes that
-   * came in meanwhile are stepped first): at most `CASCADE_SLICE_OUTPUTS` outputs or about
-   * `YIELD_AFTER_MS.writing`, handed to the writer; the last one releases the closing quote's hold.
-   */
-  private queueCascadeSlice(): void {
-    if (this.cascadeSliceQueued) return;
-    this.cascadeSliceQueued = true;
-    void this.queue(async () => {
-      this.cascadeSliceQueued = false;
-      const p = this.pending;
-      if (p === null || this.o.isFailed()) return;
-      const start = performance.now();
-      let r = p.run.next();
-      while (r.done !== true && performance.now() - start < YIELD_AFTER_MS.writing) r = p.run.next();
-      if (r.done === true) {
-        this.pending = null;
-        await this.o.writer.submit(p.out.splice(0), [], p.hold.cut(1));
-      } else {
-        await this.o.writer.submit(p.out.splice(0), [], null);
-        this.queueCascadeSlice();
-      }
-    });
-  }
-
-  /** Runs a deferred cascade to its end (before the next close, and before anything else the processor queues). */
-  private async finishCascade(): Promise<void> {
-    const p = this.pending;
-    if (p === null) return;
-    this.pending = null;
-    for (let r = p.run.next(); r.done !== true; r = p.run.next()) {
-      if (p.out.length >= this.o.bounds.chunkOutputs) await this.o.writer.submit(p.out.splice(0), [], null);
-    }
-    await this.o.writer.submit(p.out.splice(0), [], p.hold.cut(1));
   }
 
   /** At the end offsets to finish at: closes every window, waits for every write, commits, reports the end. */
@@ -342,7 +275,6 @@ export class RuntimeLoop {
       if ((committable.get(e.partition) ?? 0n) < BigInt(e.offset)) return;
     }
     if (m.bufferedCount > 0) return;
-    await this.finishCascade();
     const outputs: StepOutput[] = [];
     const g = flushWithCascadeSliced(this.state, this.o.params, this.o.contagion ?? null, outputs, this.o.bounds.chunkOutputs);
     this.state = await this.runSliced(g, outputs, (slice) => this.o.writer.submit(slice, [], null));
@@ -360,7 +292,7 @@ export class RuntimeLoop {
    * every `chunkOutputs` outputs, `outputs` so far goes to `onSlice` while the close goes on, so
    * a close of the whole book is never held as one array and the writes start while it is stepped.
    */
-  private async stepInto(event: StepEvent, outputs: StepOutput[], onSlice: (slice: StepOutput[]) => Promise<void>, record?: ConsumedRecord): Promise<void> {
+  private async stepInto(event: StepEvent, outputs: StepOutput[], onSlice: (slice: StepOutput[]) => Promise<void>): Promise<void> {
     const { params, contagion } = this.o;
     if (!closesWindow(this.state, event, params)) {
       const r = step(this.state, event, params);
@@ -368,26 +300,11 @@ export class RuntimeLoop {
       for (const out of r.outputs) outputs.push(out);
       return;
     }
-    // the last close's cascade, if it still runs, before this close
-    await this.finishCascade();
-    if (this.o.live && contagion && record !== undefined) {
-      // Live, a quote's close runs the cascade after it: the quotes that come in meanwhile are
-      // stepped between its slices, not queued behind it. The quote's record holds the commits
-      // until the cascade's outputs are handed over (a restart before then redoes the close).
-      const r = await this.runSliced(stepDeferringCascadeSliced(this.state, event, params, contagion, outputs, this.o.bounds.chunkOutputs), outputs, onSlice);
-      this.state = r.state;
-      if (r.cascade !== null) {
-        // registered while the drain's batch still holds the record (its cut comes after this step)
-        const out: StepOutput[] = [];
-        this.pending = { run: r.cascade(out, CASCADE_SLICE_OUTPUTS), out, hold: this.o.writer.ledger.open([record]) };
-      }
-      return;
-    }
     this.state = await this.runSliced(stepWithCascadeSliced(this.state, event, params, contagion ?? null, outputs, this.o.bounds.chunkOutputs), outputs, onSlice);
   }
 
   /** Runs a sliced step to its end: each time it yields, `outputs` is handed to `onSlice` (and emptied). */
-  private async runSliced<T>(g: Generator<void, T, void>, outputs: StepOutput[], onSlice: (slice: StepOutput[]) => Promise<void>): Promise<T> {
+  private async runSliced(g: Generator<void, ProcessorState, void>, outputs: StepOutput[], onSlice: (slice: StepOutput[]) => Promise<void>): Promise<ProcessorState> {
     for (let r = g.next(); ; r = g.next()) {
       if (r.done === true) return r.value;
       await onSlice(outputs.splice(0));

@@ -60,9 +60,11 @@ describe('the cascade on the compiled form and on the reference valuation', () =
           if (full.result.rounds > 0) cascades++;
         },
       ),
-      { numRuns: 150 },
+      // a fixed seed: the count below is of the cases drawn, and with a new draw each run it fell
+      // to 9 of 150 once (CI, 2026-12-04); fast-check prints the seed of any failing case
+      { numRuns: 150, seed: 20_261_204 },
     );
-    // the books do cascade: rounds past the first are compared, not only quiet markets
+    // the books do cascade (18 of the 150 cases with this seed): rounds past the first are compared, not only quiet markets
     expect(cascades).toBeGreaterThan(10);
   }, 120_000);
 });

@@ -1,7 +1,9 @@
-import { InfluxDB, escape, type IPoint } from 'influx';
+import { InfluxDB, escape } from 'influx';
 import { ErrorCode, MonitorError } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import { redactUrl } from '../redact.ts';
+import { InfluxWriter, statusOf } from './influx-write.ts';
+import { encodeLines } from './line-protocol.ts';
 import { FIELD, MEASUREMENT, TAG } from './measurements.ts';
 import type { Point, RunInfo, Sink } from './sink.ts';
 
@@ -21,6 +23,8 @@ import type { Point, RunInfo, Sink } from './sink.ts';
  *   A CQ whose definition changes must be dropped by hand (DROP CONTINUOUS QUERY) to be redefined.
  * - write() splits into batches of `batchSize`, retries retriable failures (connection refused or
  *   reset, timeouts, 5xx) with exponential backoff, then throws SINK_WRITE_FAILED (retriable).
+ *   Its line protocol is ours (line-protocol.ts) and POSTed to /write on a keep-alive agent of
+ *   node:http; queries go through npm `influx`.
  *   4xx answers fail at once, not retriable: 400, 413 and 422 as SINK_POINTS_REFUSED (the points
  *   themselves: the processor isolates them, src/sink/refused-points.ts), others (auth, no
  *   database) as SINK_WRITE_FAILED.
@@ -135,6 +139,7 @@ export class InfluxSink implements Sink {
   private readonly log: Logger;
   private readonly rp: { readonly name: string; readonly duration: string };
   private readonly batchSize: number;
+  private readonly writer: InfluxWriter;
 
   constructor(private readonly opts: InfluxSinkOptions) {
     const u = new URL(opts.url);
@@ -152,6 +157,7 @@ export class InfluxSink implements Sink {
       // retries are ours (bounded, logged); the pool would retry silently
       pool: { maxRetries: 0, requestTimeout: opts.requestTimeoutMs ?? 10_000 },
     });
+    this.writer = new InfluxWriter({ url: u, username: opts.username, password: opts.password, database: opts.database, retentionPolicy: this.rp.name, timeoutMs: opts.requestTimeoutMs ?? 10_000 });
   }
 
   async ensure(): Promise<void> {
@@ -177,27 +183,27 @@ export class InfluxSink implements Sink {
   }
 
   async write(points: readonly Point[]): Promise<void> {
-    const valid: IPoint[] = [];
+    const valid: Point[] = [];
     for (const p of points) {
-      // the usual case (every field finite) takes the point's own objects: npm influx only reads
-      // them, and a write of a window close is tens of thousands of points
+      // the usual case (every field finite) takes the point as it is: a write of a window close
+      // is tens of thousands of points
       let finite = 0;
       let total = 0;
       for (const k in p.fields) {
         total++;
         if (Number.isFinite(p.fields[k])) finite++;
       }
-      const fields = finite === total ? p.fields : Object.fromEntries(Object.entries(p.fields).filter(([, v]) => Number.isFinite(v)));
       if (finite === 0 || !Number.isFinite(p.ts)) {
         // line protocol has no point without a field; one would fail the whole batch
         this.log.warn({ measurement: p.measurement, tags: p.tags, ts: p.ts }, 'dropped a point without fields or time');
         continue;
       }
-      valid.push({ measurement: p.measurement, tags: p.tags as Record<string, string>, fields: fields as Record<string, number>, timestamp: Math.trunc(p.ts) });
+      const fields = finite === total ? p.fields : Object.fromEntries(Object.entries(p.fields).filter(([, v]) => Number.isFinite(v)));
+      valid.push(finite === total && Number.isInteger(p.ts) ? p : { measurement: p.measurement, tags: p.tags, fields, ts: Math.trunc(p.ts) });
     }
     for (let i = 0; i < valid.length; i += this.batchSize) {
-      const batch = valid.slice(i, i + this.batchSize);
-      await this.withRetry('write', () => this.influx.writePoints(batch, { database: this.opts.database, retentionPolicy: this.rp.name, precision: 'ms' }));
+      const body = Buffer.from(encodeLines(i === 0 && valid.length <= this.batchSize ? valid : valid.slice(i, i + this.batchSize)), 'utf8');
+      await this.withRetry('write', () => this.writer.post(body));
     }
   }
 
@@ -240,7 +246,8 @@ export class InfluxSink implements Sink {
   }
 
   async close(): Promise<void> {
-    // npm influx keeps no open connection beyond Node's HTTP agent: nothing to release
+    // the writes' kept-alive sockets; npm influx (queries) keeps none beyond Node's global agent
+    this.writer.close();
   }
 
   private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -276,8 +283,8 @@ export class InfluxSink implements Sink {
 const REFUSED_STATUSES = new Set([400, 413, 422]);
 
 function isRefusal(err: unknown): boolean {
-  const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
-  return typeof status === 'number' && REFUSED_STATUSES.has(status);
+  const status = statusOf(err);
+  return status !== undefined && REFUSED_STATUSES.has(status);
 }
 
 /** Connection failures, timeouts and 5xx (the pool reports those as ServiceNotAvailableError). */
@@ -286,8 +293,8 @@ function isRetriable(err: unknown): boolean {
   if (err.constructor.name === 'ServiceNotAvailableError') return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && RETRIABLE_CODES.has(code)) return true;
-  const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
-  return typeof status === 'number' && status >= 500;
+  const status = statusOf(err);
+  return status !== undefined && status >= 500;
 }
 
 /**
@@ -299,7 +306,7 @@ function compactError(err: unknown): Error {
   const out = new Error(messageOf(err));
   out.name = err.constructor.name;
   const code = (err as { code?: unknown }).code;
-  const statusCode = (err as { res?: { statusCode?: number } }).res?.statusCode;
+  const statusCode = statusOf(err);
   return Object.assign(out, typeof code === 'string' ? { code } : {}, typeof statusCode === 'number' ? { statusCode } : {});
 }
 

@@ -12,8 +12,14 @@ import type { Point } from './sink.ts';
  * `alert_state` has no point: it lives in the compacted Kafka topic only.
  */
 export function toPoints(output: StepOutput, run: string): Point[] {
+  const points = pointsOf(output, run);
   // a point without fields is invalid line protocol (and would fail its whole batch)
-  return pointsOf(output, run).filter((p) => Object.keys(p.fields).length > 0);
+  return points.every(hasFields) ? points : points.filter(hasFields);
+}
+
+function hasFields(p: Point): boolean {
+  for (const _ in p.fields) return true;
+  return false;
 }
 
 function pointsOf(output: StepOutput, run: string): Point[] {
@@ -213,10 +219,16 @@ function levelOf(to: string): number {
 
 function point(measurement: string, tags: Record<string, string>, run: string, fields: Record<string, number | null | undefined>, ts: number): Point {
   const kept: Record<string, number> = {};
-  for (const [k, v] of Object.entries(fields)) if (typeof v === 'number' && Number.isFinite(v)) kept[k] = v;
+  for (const k in fields) {
+    const v = fields[k];
+    if (typeof v === 'number' && Number.isFinite(v)) kept[k] = v;
+  }
   // InfluxDB drops a tag with an empty value, which would merge series: name the absence instead
   const t: Record<string, string> = {};
-  for (const [k, v] of Object.entries(tags)) t[k] = v === '' ? NO_TAG_VALUE : v;
+  for (const k in tags) {
+    const v = tags[k];
+    t[k] = v === '' ? NO_TAG_VALUE : v;
+  }
   t[TAG.run] = run;
   return { measurement, tags: t, fields: kept, ts };
 }

@@ -2,6 +2,8 @@
  * InfluxSink against the real InfluxDB of scripts/services.sh (test/support/services.ts). Each run
  * of this file uses a database of its own, dropped at the end.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { InfluxDB } from 'influx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
@@ -75,6 +77,13 @@ describe('InfluxSink', () => {
     expect(runs).not.toContain('doomed');
   });
 
+  it('writes tags with commas, spaces and equals signs, and reads them back as they were', async () => {
+    const odd = { measurement: 'price', tags: { instrument: 'gpu:rental:H100 SXM,80GB', source: 'a=b c', run: 'odd tags' }, fields: { value: 2.5, sources: 3 }, ts: TS };
+    await sink.write([odd]);
+    const rows = await db.query<{ instrument: string; source: string; value: number; sources: number }>(`SELECT * FROM "price" WHERE "run" = 'odd tags'`);
+    expect(rows.map((r) => ({ instrument: r.instrument, source: r.source, value: r.value, sources: r.sources }))).toEqual([{ instrument: odd.tags.instrument, source: odd.tags.source, value: 2.5, sources: 3 }]);
+  });
+
   it('answers ping while InfluxDB is up', async () => {
     expect(await sink.ping()).toBe(true);
   });
@@ -89,5 +98,61 @@ describe('InfluxSink', () => {
   it('fails at once, not retriable, when InfluxDB refuses the credentials', async () => {
     const wrong = new InfluxSink({ url: env.url, username: env.user, password: 'wrong-password', database, maxAttempts: 3, initialBackoffMs: 10, logger });
     await expect(wrong.write(pricePoints('auth'))).rejects.toMatchObject({ code: 'SINK_WRITE_FAILED', retriable: false });
+  });
+});
+
+/** A local HTTP server answering POST /write as scripted: statuses InfluxDB gives only when it is in trouble. */
+async function scripted(answer: (n: number) => number | 'hang'): Promise<{ url: string; bodies: string[]; server: Server }> {
+  const bodies: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      bodies.push(body);
+      const a = answer(bodies.length);
+      if (a === 'hang') return;
+      res.writeHead(a, { 'content-type': 'application/json' });
+      res.end(a >= 300 ? JSON.stringify({ error: `scripted ${a}` }) : undefined);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, server };
+}
+
+describe('InfluxSink writes when InfluxDB answers badly', () => {
+  const write = (url: string, extra: { requestTimeoutMs?: number; maxAttempts?: number } = {}) =>
+    new InfluxSink({ url, username: 'u', password: 'p', database: 'db', maxAttempts: extra.maxAttempts ?? 3, initialBackoffMs: 5, requestTimeoutMs: extra.requestTimeoutMs, logger });
+
+  it('retries a 503 and sends the same lines again, with basic auth, to /write of the database and policy', async () => {
+    const s = await scripted((n) => (n === 1 ? 503 : 204));
+    try {
+      await write(s.url).write(pricePoints('retry'));
+      expect(s.bodies.length).toBe(2);
+      expect(s.bodies[1]).toBe(s.bodies[0]);
+      expect(s.bodies[0].split('\n')[0]).toBe(`price,instrument=BTC,source=kraken,run=retry value=30000 ${TS}`);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('fails a 400 at once as SINK_POINTS_REFUSED with the answer of InfluxDB, not retriable', async () => {
+    const s = await scripted(() => 400);
+    try {
+      await expect(write(s.url).write(pricePoints('bad'))).rejects.toMatchObject({ code: 'SINK_POINTS_REFUSED', retriable: false, message: expect.stringContaining('scripted 400') });
+      expect(s.bodies.length).toBe(1);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('times out a write that is never answered, as a retriable SINK_WRITE_FAILED', async () => {
+    const s = await scripted(() => 'hang');
+    try {
+      await expect(write(s.url, { requestTimeoutMs: 200, maxAttempts: 2 }).write(pricePoints('hang'))).rejects.toMatchObject({ code: 'SINK_WRITE_FAILED', retriable: true });
+      expect(s.bodies.length).toBe(2);
+    } finally {
+      s.server.closeAllConnections();
+      s.server.close();
+    }
   });
 });

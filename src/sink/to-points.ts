@@ -52,7 +52,7 @@ function pointsOf(output: StepOutput, run: string): Point[] {
       return [
         point(
           MEASUREMENT.dataQuality,
-          { [TAG.instrument]: output.instrument, [TAG.source]: output.source, [TAG.reason]: output.reason },
+          { [TAG.instrument]: output.instrument, [TAG.reason]: output.reason, [TAG.source]: output.source },
           run,
           { [FIELD.count]: 1 },
           output.ts,
@@ -224,12 +224,19 @@ function point(measurement: string, tags: Record<string, string>, run: string, f
     if (typeof v === 'number' && Number.isFinite(v)) kept[k] = v;
   }
   // InfluxDB drops a tag with an empty value, which would merge series: name the absence instead
+  // in key order, `run` in its place: InfluxDB sorts a line's tags that come unsorted (the
+  // callers give theirs sorted; test/unit/to-points.test.ts checks every kind)
   const t: Record<string, string> = {};
+  let runPlaced = false;
   for (const k in tags) {
+    if (!runPlaced && k > TAG.run) {
+      t[TAG.run] = run;
+      runPlaced = true;
+    }
     const v = tags[k];
     t[k] = v === '' ? NO_TAG_VALUE : v;
   }
-  t[TAG.run] = run;
+  if (!runPlaced) t[TAG.run] = run;
   return { measurement, tags: t, fields: kept, ts };
 }
 

@@ -236,4 +236,38 @@ describe('toPoints', () => {
     const out = valuationOutput(aValuation());
     expect(toPoints(out, 'live')).toEqual(toPoints(structuredClone(out), 'live'));
   });
+
+  it('gives every kind of point its tags in key order, run in its place (InfluxDB sorts unsorted tags itself)', () => {
+    const outputs = [
+      { kind: 'price', eventId: 'p', instrument: 'BTC', source: 'kraken', ts: TS, value: 1 },
+      { kind: 'index', eventId: 'i', instrument: 'BTC', value: 1, sources: 3, stale: false, rejected: 0, ts: TS },
+      valuationOutput(aValuation()),
+      { kind: 'alert', eventId: 'a', entity: 'acme', facility: 'f1', rule: 'ltv', from: 'ok', to: 'warn', value: 0.7, threshold: 0.65, at: TS },
+      { kind: 'data_quality', eventId: 'd', instrument: 'BTC', source: 'kraken', reason: 'outlier', ts: TS },
+      { kind: 'exposure', eventId: 'x', ts: TS, entity: 'acme', model: 'H100-SXM', unitsPledged: 1, unitsAtMarginCall: 0, depthPerMonth: 5 },
+      { kind: 'spread', eventId: 's', ts: TS, model: 'H100-SXM', rentalUsdPerGpuHour: 2, resaleUsdPerUnit: 20_000, rentalYieldAnnual: 0.8 },
+      { kind: 'contagion_entity', eventId: 'c', ts: TS, entity: { entity: 'acme', defaultRound: 1, ltvBefore: 0.7, ltvAfter: 0.9, facilities: [{ id: 'f1', ltvAfter: 0.9, statusAfter: 'margin_call' }] } },
+      {
+        kind: 'contagion_book',
+        eventId: 'b',
+        ts: TS,
+        rounds: 2,
+        converged: true,
+        defaults: 1,
+        contagionDefaults: 1,
+        models: [{ model: 'H100-SXM', seizedUnits: 10, impact: 0.1, resaleBefore: 20_000, resaleAfter: 18_000 }],
+        lenders: [{ lender: 'atlas', outstanding: 1, defaultedDebtToday: 0, defaultedDebt: 1, shortfall: 0 }],
+      },
+    ] as unknown as StepOutput[];
+    const measurements = new Set<string>();
+    for (const out of outputs) {
+      for (const p of toPoints(out, 'live')) {
+        measurements.add(p.measurement);
+        const keys = Object.keys(p.tags);
+        expect(keys, p.measurement).toEqual([...keys].sort());
+        expect(keys, p.measurement).toContain('run');
+      }
+    }
+    expect(measurements.size).toBe(15);
+  });
 });

@@ -38,24 +38,18 @@ function escapeMeasurement(s: string): string {
   return /[, ]/.test(s) ? s.replace(/[, ]/g, '\\$&') : s;
 }
 
-/** A key from the fixed set, escaped once (the cache is bounded should keys ever come from data). */
-function key(s: string): string {
-  let e = keyCache.get(s);
+/** A name from the fixed set, escaped once (the cache is bounded should names ever come from data). */
+function cached(cache: Map<string, string>, s: string, escape: (s: string) => string): string {
+  let e = cache.get(s);
   if (e === undefined) {
-    e = escapeTag(s);
-    if (keyCache.size < KEY_CACHE_LIMIT) keyCache.set(s, e);
+    e = escape(s);
+    if (cache.size < KEY_CACHE_LIMIT) cache.set(s, e);
   }
   return e;
 }
 
-function measurement(s: string): string {
-  let e = measurementCache.get(s);
-  if (e === undefined) {
-    e = escapeMeasurement(s);
-    if (measurementCache.size < KEY_CACHE_LIMIT) measurementCache.set(s, e);
-  }
-  return e;
-}
+const key = (s: string): string => cached(keyCache, s, escapeTag);
+const measurement = (s: string): string => cached(measurementCache, s, escapeMeasurement);
 
 /** One point's line: `measurement,tag=value,... field=value,... time`. */
 export function pointLine(p: Point): string {
